@@ -1,0 +1,228 @@
+//! A structural pre-scan of a DICOM byte stream that checks every declared length against the
+//! bytes that remain, before dicom-rs parses it.
+//!
+//! Why: dicom-rs reserves and zero-fills a buffer of the declared value length before reading
+//! it, so a corrupt header declaring 4 GB makes it allocate 4 GB. Granska must never size an
+//! allocation by a length larger than its input, so every element header (including those
+//! nested in sequences, items and encapsulated fragments) is checked here first. The scan
+//! does not interpret values; it only walks headers, so it costs microseconds per file.
+
+use std::io::Read;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
+use crate::error::ErrorKind;
+
+/// Where the file meta group starts (the `DICM` magic) in a Part 10 byte stream.
+pub(crate) fn find_magic(bytes: &[u8]) -> Result<usize, ErrorKind> {
+    if bytes.is_empty() {
+        return Err(ErrorKind::Empty);
+    }
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return Ok(128);
+    }
+    if bytes.len() >= 4 && &bytes[0..4] == b"DICM" {
+        return Ok(0);
+    }
+    let window = bytes.get(128..132.min(bytes.len())).unwrap_or(&[]);
+    let found = if bytes.len() < 132 {
+        format!("a file of only {} bytes", bytes.len())
+    } else {
+        format!("{:?}", String::from_utf8_lossy(window))
+    };
+    Err(ErrorKind::NotDicom { found })
+}
+
+#[derive(Clone, Copy)]
+struct Encoding {
+    explicit: bool,
+    big_endian: bool,
+}
+
+const EXPLICIT_LE: Encoding = Encoding { explicit: true, big_endian: false };
+
+/// Upper bound on an inflated deflated data set, relative to nothing but sanity: no
+/// mammogram comes near it, and it stops a deflate bomb.
+const MAX_INFLATED: usize = 2 << 30;
+
+/// Check every declared length in the stream starting at the `DICM` magic.
+/// Returns the transfer syntax UID found in the file meta group (trimmed), if any.
+pub(crate) fn check(stream: &[u8]) -> Result<Option<String>, ErrorKind> {
+    // Magic, then the meta group (always explicit VR little endian).
+    let mut ts = None;
+    let end_of_meta = scan(stream, 4, EXPLICIT_LE, Some(&mut ts))?;
+    let Some(uid) = ts.clone() else {
+        return Ok(None); // dicom-rs reports the missing transfer syntax
+    };
+    let dataset = &stream[end_of_meta..];
+    match uid.as_str() {
+        "1.2.840.10008.1.2" => scan(dataset, 0, Encoding { explicit: false, big_endian: false }, None)?,
+        "1.2.840.10008.1.2.2" => scan(dataset, 0, Encoding { explicit: true, big_endian: true }, None)?,
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => {
+            let mut inflated = Vec::new();
+            flate2::read::DeflateDecoder::new(dataset)
+                .take(MAX_INFLATED as u64 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(ErrorKind::Inflate)?;
+            if inflated.len() > MAX_INFLATED {
+                return Err(ErrorKind::InflateTooLarge { limit: MAX_INFLATED });
+            }
+            scan(&inflated, 0, EXPLICIT_LE, None)?
+        }
+        // Every other transfer syntax encodes the data set as explicit VR little endian.
+        _ => scan(dataset, 0, EXPLICIT_LE, None)?,
+    };
+    Ok(ts)
+}
+
+fn u16_at(b: &[u8], at: usize, be: bool) -> u16 {
+    let v = [b[at], b[at + 1]];
+    if be { u16::from_be_bytes(v) } else { u16::from_le_bytes(v) }
+}
+
+fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if be { u32::from_be_bytes(v) } else { u32::from_le_bytes(v) }
+}
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// Walk element headers from `pos`. With `meta`, stop at the first element outside group
+/// 0002 and record the transfer syntax; returns the position where the walk stopped.
+fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<String>>) -> Result<usize, ErrorKind> {
+    let be = enc.big_endian;
+    // Inside encapsulated pixel data, items are opaque fragments rather than data sets.
+    let mut in_fragments = false;
+    while pos + 8 <= b.len() {
+        let group = u16_at(b, pos, be);
+        let element = u16_at(b, pos + 2, be);
+        if meta.is_some() && group != 0x0002 {
+            return Ok(pos);
+        }
+        let header_start = pos;
+        let (len, header_len, vr) = if group == 0xFFFE {
+            (u32_at(b, pos + 4, be), 8, None)
+        } else if enc.explicit {
+            let vr_bytes = [b[pos + 4], b[pos + 5]];
+            let Some(vr) = VR::from_binary(vr_bytes) else {
+                return Err(ErrorKind::InvalidVr {
+                    group,
+                    element,
+                    offset: pos,
+                    vr: String::from_utf8_lossy(&vr_bytes).into_owned(),
+                });
+            };
+            if has_long_length(vr) {
+                if pos + 12 > b.len() {
+                    break;
+                }
+                (u32_at(b, pos + 8, be), 12, Some(vr))
+            } else {
+                (u32::from(u16_at(b, pos + 6, be)), 8, Some(vr))
+            }
+        } else {
+            let vr = StandardDataDictionary.by_tag(Tag(group, element)).and_then(|e| match e.vr() {
+                VirtualVr::Exact(vr) => Some(vr),
+                _ => None,
+            });
+            (u32_at(b, pos + 4, be), 8, vr)
+        };
+        pos += header_len;
+        let remaining = b.len() - pos;
+        let check = |len: u32| -> Result<(), ErrorKind> {
+            if len as usize > remaining {
+                Err(ErrorKind::DeclaredLength {
+                    group,
+                    element,
+                    offset: header_start,
+                    declared: u64::from(len),
+                    remaining,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match (group, element) {
+            // Item: a nested data set (walk into it), or an opaque fragment.
+            (0xFFFE, 0xE000) => {
+                if len != UNDEFINED {
+                    check(len)?;
+                    if in_fragments {
+                        pos += len as usize;
+                    }
+                }
+            }
+            // Sequence delimiter ends the fragments of encapsulated pixel data.
+            (0xFFFE, 0xE0DD) => in_fragments = false,
+            (0xFFFE, _) => {}
+            _ => {
+                if len == UNDEFINED {
+                    // A sequence, or encapsulated pixel data: walk into it.
+                    if (group, element) == (0x7FE0, 0x0010) {
+                        in_fragments = true;
+                    }
+                } else {
+                    check(len)?;
+                    if vr == Some(VR::SQ) {
+                        // Defined-length sequence: walk its items' headers too.
+                    } else {
+                        if let Some(ts) = meta.as_deref_mut()
+                            && (group, element) == (0x0002, 0x0010)
+                        {
+                            let raw = &b[pos..pos + len as usize];
+                            *ts = Some(crate::ts::trim_uid(&String::from_utf8_lossy(raw)).to_owned());
+                        }
+                        pos += len as usize;
+                    }
+                }
+            }
+        }
+    }
+    Ok(pos)
+}
+
+fn has_long_length(vr: VR) -> bool {
+    use VR::*;
+    matches!(vr, OB | OD | OF | OL | OV | OW | SQ | SV | UC | UN | UR | UT | UV)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn explicit_le(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend(group.to_le_bytes());
+        out.extend(element.to_le_bytes());
+        out.extend(vr);
+        out.extend((value.len() as u16).to_le_bytes());
+        out.extend(value);
+        out
+    }
+
+    #[test]
+    fn declared_length_beyond_input_is_rejected() {
+        let mut s = b"DICM".to_vec();
+        s.extend(explicit_le(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        s.extend([0x10, 0x00, 0x10, 0x00, b'O', b'B', 0, 0]);
+        s.extend(0xFFFF_FFF0u32.to_le_bytes());
+        s.extend([1, 2, 3]);
+        let err = check(&s).unwrap_err();
+        assert!(matches!(err, ErrorKind::DeclaredLength { declared: 0xFFFF_FFF0, remaining: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn nested_lengths_are_checked() {
+        let mut s = b"DICM".to_vec();
+        s.extend(explicit_le(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        // A defined-length sequence whose item declares more than is left.
+        s.extend([0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0]);
+        s.extend(8u32.to_le_bytes());
+        s.extend([0xFE, 0xFF, 0x00, 0xE0]);
+        s.extend(1_000_000u32.to_le_bytes());
+        let err = check(&s).unwrap_err();
+        assert!(matches!(err, ErrorKind::DeclaredLength { group: 0xFFFE, .. }), "{err}");
+    }
+}

@@ -1,0 +1,361 @@
+//! Pixel data: decode stored values (no rescale, no VOI, no inversion) from any supported
+//! transfer syntax into a typed array with the stored signedness and width.
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_pixeldata::PixelDecoder;
+use serde::Serialize;
+
+use crate::error::ErrorKind;
+use crate::meta::{Reader, attr};
+
+/// Largest decoded image accepted, in bytes. A 30 Mpixel 16-bit mammogram is 60 MB; this
+/// leaves room for multi-frame research data while refusing absurd declared sizes before
+/// anything is allocated.
+pub const MAX_DECODED_BYTES: u64 = 2 << 30;
+
+/// Decoded stored values, one variant per stored width and signedness.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum Samples {
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+}
+
+impl Samples {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::U8(v) => v.len(),
+            Samples::I8(v) => v.len(),
+            Samples::U16(v) => v.len(),
+            Samples::I16(v) => v.len(),
+            Samples::U32(v) => v.len(),
+            Samples::I32(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// NumPy dtype string (`<u2`, `|u1`, …) of these samples.
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            Samples::U8(_) => "|u1",
+            Samples::I8(_) => "|i1",
+            Samples::U16(_) => "<u2",
+            Samples::I16(_) => "<i2",
+            Samples::U32(_) => "<u4",
+            Samples::I32(_) => "<i4",
+        }
+    }
+
+    /// The samples widened to f32, for preprocessing (signed data must not pass through u16).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Samples::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::U16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Samples::U32(v) => v.iter().map(|&x| x as f32).collect(),
+            Samples::I32(v) => v.iter().map(|&x| x as f32).collect(),
+        }
+    }
+}
+
+/// A decoded image: shape in NumPy's order for pydicom's `pixel_array`
+/// (`[frames,] rows, columns[, samples]`, frames and samples only when above 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelArray {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// Stored values in row-major order, samples interleaved.
+    pub samples: Samples,
+}
+
+/// Image pixel attributes needed to interpret stored values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct Geometry {
+    pub rows: u32,
+    pub columns: u32,
+    pub samples_per_pixel: u16,
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub high_bit: u16,
+    pub signed: bool,
+    pub frames: u32,
+    pub planar: bool,
+}
+
+impl Geometry {
+    pub(crate) fn read(r: &Reader<'_>) -> Result<Self, ErrorKind> {
+        let rows: u32 = r.required_int(tags::ROWS, attr!(ROWS), "a positive integer")?;
+        let columns: u32 = r.required_int(tags::COLUMNS, attr!(COLUMNS), "a positive integer")?;
+        for (v, a) in [(rows, attr!(ROWS)), (columns, attr!(COLUMNS))] {
+            if v == 0 {
+                return Err(ErrorKind::Invalid { attr: a, expected: "a positive integer".to_owned(), found: "0".to_owned() });
+            }
+        }
+        let samples_per_pixel: u16 = r.int(tags::SAMPLES_PER_PIXEL, attr!(SAMPLES_PER_PIXEL), "1 or 3")?.unwrap_or(1);
+        if samples_per_pixel != 1 && samples_per_pixel != 3 {
+            return Err(ErrorKind::Invalid {
+                attr: attr!(SAMPLES_PER_PIXEL),
+                expected: "1 or 3".to_owned(),
+                found: samples_per_pixel.to_string(),
+            });
+        }
+        let bits_allocated: u16 = r.required_int(tags::BITS_ALLOCATED, attr!(BITS_ALLOCATED), "1, 8, 16 or 32")?;
+        if ![1, 8, 16, 32].contains(&bits_allocated) {
+            return Err(ErrorKind::Invalid {
+                attr: attr!(BITS_ALLOCATED),
+                expected: "1, 8, 16 or 32".to_owned(),
+                found: bits_allocated.to_string(),
+            });
+        }
+        let bits_stored: u16 = r.required_int(tags::BITS_STORED, attr!(BITS_STORED), "1 to Bits Allocated")?;
+        if bits_stored == 0 || bits_stored > bits_allocated {
+            return Err(ErrorKind::Invalid {
+                attr: attr!(BITS_STORED),
+                expected: format!("1 to Bits Allocated ({bits_allocated})"),
+                found: bits_stored.to_string(),
+            });
+        }
+        let high_bit: u16 = r.int(tags::HIGH_BIT, attr!(HIGH_BIT), "Bits Stored - 1")?.unwrap_or(bits_stored - 1);
+        let pixel_representation: u16 =
+            r.int(tags::PIXEL_REPRESENTATION, attr!(PIXEL_REPRESENTATION), "0 or 1")?.unwrap_or(0);
+        if pixel_representation > 1 {
+            return Err(ErrorKind::Invalid {
+                attr: attr!(PIXEL_REPRESENTATION),
+                expected: "0 (unsigned) or 1 (signed)".to_owned(),
+                found: pixel_representation.to_string(),
+            });
+        }
+        let frames: u32 = r
+            .int::<u32>(tags::NUMBER_OF_FRAMES, attr!(NUMBER_OF_FRAMES), "a positive integer")?
+            .unwrap_or(1);
+        if frames == 0 {
+            return Err(ErrorKind::Invalid {
+                attr: attr!(NUMBER_OF_FRAMES),
+                expected: "a positive integer".to_owned(),
+                found: "0".to_owned(),
+            });
+        }
+        let planar: u16 = r.int(tags::PLANAR_CONFIGURATION, attr!(PLANAR_CONFIGURATION), "0 or 1")?.unwrap_or(0);
+        Ok(Geometry {
+            rows,
+            columns,
+            samples_per_pixel,
+            bits_allocated,
+            bits_stored,
+            high_bit,
+            signed: pixel_representation == 1,
+            frames,
+            planar: planar == 1 && samples_per_pixel > 1,
+        })
+    }
+
+    fn samples(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.columns) * u64::from(self.samples_per_pixel) * u64::from(self.frames)
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        let mut shape = Vec::with_capacity(4);
+        if self.frames > 1 {
+            shape.push(self.frames as usize);
+        }
+        shape.push(self.rows as usize);
+        shape.push(self.columns as usize);
+        if self.samples_per_pixel > 1 {
+            shape.push(self.samples_per_pixel as usize);
+        }
+        shape
+    }
+}
+
+/// Decode the stored values of every frame.
+pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> {
+    let ts_uid = crate::ts::trim_uid(obj.meta().transfer_syntax()).to_owned();
+    if !crate::ts::is_supported(&ts_uid) {
+        return Err(ErrorKind::UnsupportedTransferSyntax { name: crate::ts::name(&ts_uid), uid: ts_uid });
+    }
+    let dataset: &InMemDicomObject = obj;
+    let g = Geometry::read(&Reader(dataset))?;
+    let bytes_per_sample: u64 = if g.bits_allocated == 1 { 1 } else { u64::from(g.bits_allocated / 8) };
+    let decoded_bytes = g.samples() * bytes_per_sample;
+    if decoded_bytes > MAX_DECODED_BYTES {
+        return Err(ErrorKind::ImageTooLarge { bytes: decoded_bytes, limit: MAX_DECODED_BYTES });
+    }
+    let element = dataset.get(tags::PIXEL_DATA).ok_or(ErrorKind::NoPixelData)?;
+    let photometric = Reader(dataset).str(tags::PHOTOMETRIC_INTERPRETATION).map(|s| s.into_owned()).unwrap_or_default();
+
+    let native = match element.value() {
+        dicom_core::DicomValue::Primitive(p) => Some(p),
+        _ => None,
+    };
+    let bytes: Vec<u8> = if let Some(p) = native {
+        native_bytes(p, &g, &photometric, ts_uid == "1.2.840.10008.1.2.2")?
+    } else if let dicom_core::DicomValue::PixelSequence(seq) = element.value()
+        && ts_uid == "1.2.840.10008.1.2.5"
+        && g.bits_allocated == 32
+    {
+        // dicom-rs's RLE codec stops at 16 bits; RTDOSE and other research data use 32.
+        crate::rle::decode_frames(seq.fragments(), &g).map_err(|message| ErrorKind::Decode {
+            ts: crate::ts::name(&ts_uid),
+            message,
+        })?
+    } else {
+        if let dicom_core::DicomValue::PixelSequence(seq) = element.value()
+            && ts_uid == "1.2.840.10008.1.2.4.50"
+            && photometric == "RGB"
+            && let Some(first) = seq.fragments().first()
+            && crate::rle::jpeg_colour_transform_ambiguous(first)
+        {
+            return Err(ErrorKind::Decode {
+                ts: crate::ts::name(&ts_uid),
+                message: "RGB JPEG without an Adobe APP14 marker or R/G/B component ids: the codec would \
+                          apply a YCbCr transform the data may not have; re-encode with an APP14 marker"
+                    .to_owned(),
+            });
+        }
+        let decoded = obj.decode_pixel_data().map_err(|e| ErrorKind::Decode {
+            ts: crate::ts::name(&ts_uid),
+            message: error_chain(&e),
+        })?;
+        let data = decoded.data();
+        let expected = g.samples() * bytes_per_sample;
+        if (data.len() as u64) < expected {
+            return Err(ErrorKind::Decode {
+                ts: crate::ts::name(&ts_uid),
+                message: format!("codec returned {} bytes, expected {expected}", data.len()),
+            });
+        }
+        data[..expected as usize].to_vec()
+    };
+    Ok(PixelArray { shape: g.shape(), samples: to_samples(&bytes, &g) })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg.push_str(": ");
+            msg.push_str(&part);
+        }
+        cur = s.source();
+    }
+    msg
+}
+
+/// Native (uncompressed) pixel data as little-endian sample bytes, interleaved, one byte per
+/// sample for 1-bit data.
+fn native_bytes(
+    p: &dicom_core::PrimitiveValue,
+    g: &Geometry,
+    photometric: &str,
+    big_endian: bool,
+) -> Result<Vec<u8>, ErrorKind> {
+    let raw = p.to_bytes();
+    let pixels = u64::from(g.rows) * u64::from(g.columns) * u64::from(g.frames);
+    if g.bits_allocated == 1 {
+        let needed = (pixels * u64::from(g.samples_per_pixel)).div_ceil(8);
+        if (raw.len() as u64) < needed {
+            return Err(ErrorKind::PixelDataTooShort { expected: needed, found: raw.len() as u64 });
+        }
+        let n = (pixels * u64::from(g.samples_per_pixel)) as usize;
+        return Ok((0..n).map(|i| (raw[i / 8] >> (i % 8)) & 1).collect());
+    }
+    let bps = (g.bits_allocated / 8) as usize;
+    // YBR_FULL_422 stores two luma samples per chroma pair: 2 samples per pixel on disk.
+    let ybr422 = photometric == "YBR_FULL_422" && g.samples_per_pixel == 3;
+    let needed = if ybr422 { pixels * 2 * bps as u64 } else { g.samples() * bps as u64 };
+    if (raw.len() as u64) < needed {
+        return Err(ErrorKind::PixelDataTooShort { expected: needed, found: raw.len() as u64 });
+    }
+    let mut bytes = raw[..needed as usize].to_vec();
+    if big_endian && bps == 4 && matches!(p, dicom_core::PrimitiveValue::U16(_)) {
+        // Read as OW, each 16-bit word was swapped to native order but a 32-bit sample's
+        // two words are still in big-endian order.
+        for s in bytes.chunks_exact_mut(4) {
+            s.swap(0, 2);
+            s.swap(1, 3);
+        }
+    } else if big_endian && bps == 1 && matches!(p, dicom_core::PrimitiveValue::U8(_)) {
+        // OB: byte stream as written, nothing to do.
+    }
+    if ybr422 {
+        bytes = expand_ybr422(&bytes, bps);
+    } else if g.planar {
+        bytes = interleave(&bytes, g, bps);
+    }
+    Ok(bytes)
+}
+
+/// Y0 Y1 Cb Cr → (Y0 Cb Cr) (Y1 Cb Cr), as pydicom does for uncompressed YBR_FULL_422.
+fn expand_ybr422(bytes: &[u8], bps: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() / 2 * 3);
+    for quad in bytes.chunks_exact(4 * bps) {
+        let (y0, y1, cb, cr) = (&quad[..bps], &quad[bps..2 * bps], &quad[2 * bps..3 * bps], &quad[3 * bps..]);
+        for y in [y0, y1] {
+            out.extend_from_slice(y);
+            out.extend_from_slice(cb);
+            out.extend_from_slice(cr);
+        }
+    }
+    out
+}
+
+/// Planar configuration 1 (RRR…GGG…BBB… per frame) → interleaved.
+fn interleave(bytes: &[u8], g: &Geometry, bps: usize) -> Vec<u8> {
+    let plane = g.rows as usize * g.columns as usize * bps;
+    let spp = g.samples_per_pixel as usize;
+    let mut out = vec![0u8; bytes.len()];
+    for (f, frame) in bytes.chunks_exact(plane * spp).enumerate() {
+        let dst = &mut out[f * plane * spp..(f + 1) * plane * spp];
+        for s in 0..spp {
+            for (i, px) in frame[s * plane..(s + 1) * plane].chunks_exact(bps).enumerate() {
+                let at = (i * spp + s) * bps;
+                dst[at..at + bps].copy_from_slice(px);
+            }
+        }
+    }
+    out
+}
+
+/// Little-endian sample bytes → typed values, keeping only the Bits Stored low bits (unused
+/// high bits may carry overlays) and sign-extending signed data.
+fn to_samples(bytes: &[u8], g: &Geometry) -> Samples {
+    let stored = u32::from(g.bits_stored);
+    let shift_u32 = |v: u32| -> u32 { if stored >= 32 { v } else { v & ((1u32 << stored) - 1) } };
+    let sign = |v: u32| -> i32 {
+        if stored >= 32 {
+            v as i32
+        } else {
+            let sh = 32 - stored;
+            ((v << sh) as i32) >> sh
+        }
+    };
+    match (g.bits_allocated, g.signed) {
+        (1, _) | (8, false) => Samples::U8(bytes.iter().map(|&b| shift_u32(u32::from(b)) as u8).collect()),
+        (8, true) => Samples::I8(bytes.iter().map(|&b| sign(u32::from(b)) as i8).collect()),
+        (16, false) => Samples::U16(
+            bytes.chunks_exact(2).map(|c| shift_u32(u32::from(u16::from_le_bytes([c[0], c[1]]))) as u16).collect(),
+        ),
+        (16, true) => Samples::I16(
+            bytes.chunks_exact(2).map(|c| sign(u32::from(u16::from_le_bytes([c[0], c[1]]))) as i16).collect(),
+        ),
+        (_, false) => Samples::U32(
+            bytes.chunks_exact(4).map(|c| shift_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
+        ),
+        (_, true) => Samples::I32(
+            bytes.chunks_exact(4).map(|c| sign(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
+        ),
+    }
+}

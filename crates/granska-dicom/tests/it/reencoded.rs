@@ -1,0 +1,74 @@
+//! Phantom views re-encoded by dcmtk (RLE, JPEG lossless process 14 and SV1, JPEG-LS lossless
+//! and near-lossless) and by pylibjpeg-openjpeg (JPEG 2000 lossless) decode exactly as pydicom
+//! decodes the same files.
+
+use std::path::{Path, PathBuf};
+
+use granska_dicom::{DicomFile, Profile};
+use granska_phantom::{Options, PhotometricChoice, Size, generate_exam, write_exam};
+
+use crate::support;
+
+fn encodings(src: &Path, dir: &Path) -> Vec<(String, PathBuf)> {
+    let stem = src.file_stem().expect("stem").to_string_lossy().into_owned();
+    let out = |tag: &str| dir.join(format!("{stem}.{tag}.dcm"));
+    let mut files = Vec::new();
+    for (tag, program, flag) in [
+        ("rle", "dcmcrle", None),
+        ("jpeg-p14", "dcmcjpeg", Some("+el")),
+        ("jpeg-sv1", "dcmcjpeg", Some("+e1")),
+        ("jpegls", "dcmcjpls", Some("+el")),
+        ("jpegls-near", "dcmcjpls", Some("+en")),
+    ] {
+        let dst = out(tag);
+        let mut args: Vec<&Path> = Vec::new();
+        if let Some(f) = flag {
+            args.push(Path::new(f));
+        }
+        args.push(src);
+        args.push(&dst);
+        support::tool(program, &args);
+        files.push((tag.to_owned(), dst));
+    }
+    let j2k = out("j2k");
+    support::oracle(&["encode-j2k", src.to_str().expect("utf-8"), j2k.to_str().expect("utf-8")]);
+    files.push(("j2k-lossless".to_owned(), j2k));
+    files
+}
+
+#[test]
+fn dcmtk_and_openjpeg_reencodings_decode_like_pydicom() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cases = Vec::new();
+    for (seed, photometric) in [(3, PhotometricChoice::Monochrome2), (4, PhotometricChoice::Monochrome1)] {
+        let options = Options { size: Size::Small, cancer_fraction: 1.0, photometric, for_processing: false };
+        let exam = generate_exam(seed, 0, &options);
+        let paths = write_exam(&exam, dir.path()).expect("written");
+        for src in &paths[..2] {
+            cases.extend(encodings(src, dir.path()));
+        }
+    }
+    let files: Vec<PathBuf> = cases.iter().map(|c| c.1.clone()).collect();
+    let (manifest, _npy) = support::pydicom_decode(&files);
+    let mut seen = std::collections::BTreeSet::new();
+    for ((tag, path), entry) in cases.iter().zip(&manifest) {
+        assert_eq!(entry["ok"], true, "pydicom could not decode {tag}: {}", entry["error"]);
+        let file = DicomFile::open(path).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        let meta = file.mammogram(Profile::Strict).unwrap_or_else(|e| panic!("{tag}: {e}"));
+        seen.insert(meta.transfer_syntax.uid.clone());
+        let pixels = file.pixels().unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert_eq!(support::compare(&pixels, entry), Ok(None), "{tag} ({}) differs from pydicom", meta.transfer_syntax.name);
+    }
+    let expected: std::collections::BTreeSet<String> = [
+        "1.2.840.10008.1.2.5",
+        "1.2.840.10008.1.2.4.57",
+        "1.2.840.10008.1.2.4.70",
+        "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.90",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(seen, expected, "every re-encoding produced its transfer syntax");
+}
