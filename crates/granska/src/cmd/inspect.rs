@@ -32,7 +32,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut valid = Vec::new();
     let mut invalid = 0usize;
     for path in &args.files {
-        match DicomFile::open(path).and_then(|f| f.mammogram(profile)) {
+        // Valid means the pixels decode too, not only the header: a file whose pixel data is
+        // short or corrupt is reported here rather than when it is scored.
+        match DicomFile::open(path).and_then(|f| f.mammogram(profile).and_then(|m| f.pixels().map(|_| m))) {
             Ok(meta) => valid.push((path.display().to_string(), meta)),
             Err(e) => {
                 invalid += 1;

@@ -1,1 +1,19 @@
-//! placeholder
+//! Integration tests of the `granska` binary: the commands a user runs, as processes.
+
+mod bad_input;
+mod inspect_decode;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn granska(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_granska")).args(args).output().expect("granska runs")
+}
+
+pub fn phantoms(dir: &Path, studies: u64, seed: u64, extra: &[&str]) {
+    let (s, d) = (studies.to_string(), seed.to_string());
+    let mut args = vec!["phantom", "--out", dir.to_str().expect("utf-8"), "--studies", &s, "--seed", &d];
+    args.extend(extra);
+    let out = granska(&args);
+    assert!(out.status.success(), "phantom failed: {}", String::from_utf8_lossy(&out.stderr));
+}
