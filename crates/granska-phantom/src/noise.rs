@@ -26,14 +26,7 @@ impl Field {
                 }
             }
         }
-        let fft = FftPlanner::new().plan_fft_inverse(n);
-        for row in spectrum.chunks_exact_mut(n) {
-            fft.process(row);
-        }
-        transpose(&mut spectrum, n);
-        for row in spectrum.chunks_exact_mut(n) {
-            fft.process(row);
-        }
+        fft2(&mut spectrum, n, &*FftPlanner::new().plan_fft_inverse(n));
         let real: Vec<f64> = spectrum.iter().map(|c| c.re).collect();
         let mean = real.iter().sum::<f64>() / real.len() as f64;
         let var = real.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / real.len() as f64;
@@ -59,6 +52,18 @@ impl Field {
     }
 }
 
+/// In-place 2-D FFT of an n×n matrix (rows, transpose, rows; the result is transposed,
+/// which a statistically isotropic field does not mind).
+fn fft2(m: &mut [Complex<f64>], n: usize, fft: &dyn rustfft::Fft<f64>) {
+    for row in m.chunks_exact_mut(n) {
+        fft.process(row);
+    }
+    transpose(m, n);
+    for row in m.chunks_exact_mut(n) {
+        fft.process(row);
+    }
+}
+
 fn transpose(m: &mut [Complex<f64>], n: usize) {
     for y in 0..n {
         for x in (y + 1)..n {
@@ -79,14 +84,7 @@ mod tests {
         let n = 128;
         let field = Field::power_law(n, 3.0, &mut rand_chacha::ChaCha8Rng::seed_from_u64(7));
         let mut data: Vec<Complex<f64>> = field.values.iter().map(|&v| Complex::new(f64::from(v), 0.0)).collect();
-        let fft = FftPlanner::new().plan_fft_forward(n);
-        for row in data.chunks_exact_mut(n) {
-            fft.process(row);
-        }
-        transpose(&mut data, n);
-        for row in data.chunks_exact_mut(n) {
-            fft.process(row);
-        }
+        fft2(&mut data, n, &*FftPlanner::new().plan_fft_forward(n));
         let band = |lo: f64, hi: f64| {
             let (mut sum, mut count) = (0.0, 0);
             for ky in 0..n {
