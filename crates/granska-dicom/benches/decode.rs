@@ -24,7 +24,8 @@ fn encodings(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let exam = generate_exam(1, 0, &Options { size: Size::Full, cancer_fraction: 1.0, ..Options::default() });
     let src = write_exam(&exam, dir).expect("phantom written").remove(0);
     let s = src.to_str().expect("utf-8").to_owned();
-    let python = std::env::var("GRANSKA_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_owned());
+    let python = std::env::var("GRANSKA_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python").to_owned());
     let oracle = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/oracle/pydicom_oracle.py");
     let mut out = vec![("explicit-vr-le", src.clone())];
     let jobs: [(&str, &str, &[&str]); 10] = [

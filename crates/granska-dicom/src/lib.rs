@@ -11,11 +11,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod codec_gaps;
 mod error;
 mod guard;
 mod meta;
 mod pixels;
-mod rle;
 pub mod ts;
 
 use std::path::Path;
@@ -82,12 +82,4 @@ impl DicomFile {
     pub fn pixels(&self) -> Result<PixelArray, Error> {
         pixels::decode(&self.object).map_err(|k| Error::new(&self.name, k))
     }
-}
-
-/// Read, validate and decode one mammogram in a single call.
-pub fn read_mammogram(path: impl AsRef<Path>, profile: Profile) -> Result<(MammoMeta, PixelArray), Error> {
-    let file = DicomFile::open(path)?;
-    let meta = file.mammogram(profile)?;
-    let pixels = file.pixels()?;
-    Ok((meta, pixels))
 }

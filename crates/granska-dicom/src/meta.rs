@@ -257,7 +257,12 @@ impl Reader<'_> {
     }
 
     /// An integer attribute; absent → None, unparsable or out of range → Invalid.
-    pub(crate) fn int<T: TryFrom<i64>>(&self, tag: Tag, attr: Attr, expected: &'static str) -> Result<Option<T>, ErrorKind> {
+    pub(crate) fn int<T: TryFrom<i64>>(
+        &self,
+        tag: Tag,
+        attr: Attr,
+        expected: &'static str,
+    ) -> Result<Option<T>, ErrorKind> {
         let Some(elem) = self.0.get(tag) else { return Ok(None) };
         if elem.value().is_empty() {
             return Ok(None);
@@ -269,7 +274,12 @@ impl Reader<'_> {
         })
     }
 
-    pub(crate) fn required_int<T: TryFrom<i64>>(&self, tag: Tag, attr: Attr, expected: &'static str) -> Result<T, ErrorKind> {
+    pub(crate) fn required_int<T: TryFrom<i64>>(
+        &self,
+        tag: Tag,
+        attr: Attr,
+        expected: &'static str,
+    ) -> Result<T, ErrorKind> {
         self.int(tag, attr, expected)?.ok_or(ErrorKind::Missing { attr, expected })
     }
 

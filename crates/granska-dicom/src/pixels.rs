@@ -1,6 +1,8 @@
 //! Pixel data: decode stored values (no rescale, no VOI, no inversion) from any supported
 //! transfer syntax into a typed array with the stored signedness and width.
 
+use std::borrow::Cow;
+
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use dicom_pixeldata::PixelDecoder;
@@ -55,18 +57,6 @@ impl Samples {
             Samples::I32(_) => "<i4",
         }
     }
-
-    /// The samples widened to f32, for preprocessing (signed data must not pass through u16).
-    pub fn to_f32(&self) -> Vec<f32> {
-        match self {
-            Samples::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::U16(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            Samples::U32(v) => v.iter().map(|&x| x as f32).collect(),
-            Samples::I32(v) => v.iter().map(|&x| x as f32).collect(),
-        }
-    }
 }
 
 /// A decoded image: shape in NumPy's order for pydicom's `pixel_array`
@@ -99,7 +89,11 @@ impl Geometry {
         let columns: u32 = r.required_int(tags::COLUMNS, attr!(COLUMNS), "a positive integer")?;
         for (v, a) in [(rows, attr!(ROWS)), (columns, attr!(COLUMNS))] {
             if v == 0 {
-                return Err(ErrorKind::Invalid { attr: a, expected: "a positive integer".to_owned(), found: "0".to_owned() });
+                return Err(ErrorKind::Invalid {
+                    attr: a,
+                    expected: "a positive integer".to_owned(),
+                    found: "0".to_owned(),
+                });
             }
         }
         let samples_per_pixel: u16 = r.int(tags::SAMPLES_PER_PIXEL, attr!(SAMPLES_PER_PIXEL), "1 or 3")?.unwrap_or(1);
@@ -136,9 +130,8 @@ impl Geometry {
                 found: pixel_representation.to_string(),
             });
         }
-        let frames: u32 = r
-            .int::<u32>(tags::NUMBER_OF_FRAMES, attr!(NUMBER_OF_FRAMES), "a positive integer")?
-            .unwrap_or(1);
+        let frames: u32 =
+            r.int::<u32>(tags::NUMBER_OF_FRAMES, attr!(NUMBER_OF_FRAMES), "a positive integer")?.unwrap_or(1);
         if frames == 0 {
             return Err(ErrorKind::Invalid {
                 attr: attr!(NUMBER_OF_FRAMES),
@@ -198,23 +191,23 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
         dicom_core::DicomValue::Primitive(p) => Some(p),
         _ => None,
     };
-    let bytes: Vec<u8> = if let Some(p) = native {
+    let bytes: Cow<'_, [u8]> = if let Some(p) = native {
         native_bytes(p, &g, &photometric, ts_uid == "1.2.840.10008.1.2.2")?
     } else if let dicom_core::DicomValue::PixelSequence(seq) = element.value()
         && ts_uid == "1.2.840.10008.1.2.5"
         && g.bits_allocated == 32
     {
         // dicom-rs's RLE codec stops at 16 bits; RTDOSE and other research data use 32.
-        crate::rle::decode_frames(seq.fragments(), &g).map_err(|message| ErrorKind::Decode {
-            ts: crate::ts::name(&ts_uid),
-            message,
-        })?
+        Cow::Owned(
+            crate::codec_gaps::decode_frames(seq.fragments(), &g)
+                .map_err(|message| ErrorKind::Decode { ts: crate::ts::name(&ts_uid), message })?,
+        )
     } else {
         if let dicom_core::DicomValue::PixelSequence(seq) = element.value()
             && ts_uid == "1.2.840.10008.1.2.4.50"
             && photometric == "RGB"
             && let Some(first) = seq.fragments().first()
-            && crate::rle::jpeg_colour_transform_ambiguous(first)
+            && crate::codec_gaps::jpeg_colour_transform_ambiguous(first)
         {
             return Err(ErrorKind::Decode {
                 ts: crate::ts::name(&ts_uid),
@@ -223,11 +216,10 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
                     .to_owned(),
             });
         }
-        let decoded = obj.decode_pixel_data().map_err(|e| ErrorKind::Decode {
-            ts: crate::ts::name(&ts_uid),
-            message: error_chain(&e),
-        })?;
-        let data = decoded.data();
+        let decoded = obj
+            .decode_pixel_data()
+            .map_err(|e| ErrorKind::Decode { ts: crate::ts::name(&ts_uid), message: error_chain(&e) })?;
+        let mut data = decoded.into_data();
         let expected = g.samples() * bytes_per_sample;
         if (data.len() as u64) < expected {
             return Err(ErrorKind::Decode {
@@ -235,7 +227,8 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
                 message: format!("codec returned {} bytes, expected {expected}", data.len()),
             });
         }
-        data[..expected as usize].to_vec()
+        data.truncate(expected as usize);
+        Cow::Owned(data)
     };
     Ok(PixelArray { shape: g.shape(), samples: to_samples(&bytes, &g) })
 }
@@ -256,12 +249,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Native (uncompressed) pixel data as little-endian sample bytes, interleaved, one byte per
 /// sample for 1-bit data.
-fn native_bytes(
-    p: &dicom_core::PrimitiveValue,
+fn native_bytes<'a>(
+    p: &'a dicom_core::PrimitiveValue,
     g: &Geometry,
     photometric: &str,
     big_endian: bool,
-) -> Result<Vec<u8>, ErrorKind> {
+) -> Result<Cow<'a, [u8]>, ErrorKind> {
     let raw = p.to_bytes();
     let pixels = u64::from(g.rows) * u64::from(g.columns) * u64::from(g.frames);
     if g.bits_allocated == 1 {
@@ -270,7 +263,7 @@ fn native_bytes(
             return Err(ErrorKind::PixelDataTooShort { expected: needed, found: raw.len() as u64 });
         }
         let n = (pixels * u64::from(g.samples_per_pixel)) as usize;
-        return Ok((0..n).map(|i| (raw[i / 8] >> (i % 8)) & 1).collect());
+        return Ok(Cow::Owned((0..n).map(|i| (raw[i / 8] >> (i % 8)) & 1).collect()));
     }
     let bps = (g.bits_allocated / 8) as usize;
     // YBR_FULL_422 stores two luma samples per chroma pair: 2 samples per pixel on disk.
@@ -279,21 +272,26 @@ fn native_bytes(
     if (raw.len() as u64) < needed {
         return Err(ErrorKind::PixelDataTooShort { expected: needed, found: raw.len() as u64 });
     }
-    let mut bytes = raw[..needed as usize].to_vec();
+    // The common case (little-endian grayscale) is used in place, without a copy.
+    let mut bytes = match raw {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[..needed as usize]),
+        Cow::Owned(mut b) => {
+            b.truncate(needed as usize);
+            Cow::Owned(b)
+        }
+    };
     if big_endian && bps == 4 && matches!(p, dicom_core::PrimitiveValue::U16(_)) {
         // Read as OW, each 16-bit word was swapped to native order but a 32-bit sample's
         // two words are still in big-endian order.
-        for s in bytes.chunks_exact_mut(4) {
+        for s in bytes.to_mut().chunks_exact_mut(4) {
             s.swap(0, 2);
             s.swap(1, 3);
         }
-    } else if big_endian && bps == 1 && matches!(p, dicom_core::PrimitiveValue::U8(_)) {
-        // OB: byte stream as written, nothing to do.
     }
     if ybr422 {
-        bytes = expand_ybr422(&bytes, bps);
+        bytes = Cow::Owned(expand_ybr422(&bytes, bps));
     } else if g.planar {
-        bytes = interleave(&bytes, g, bps);
+        bytes = Cow::Owned(interleave(&bytes, g, bps));
     }
     Ok(bytes)
 }
@@ -354,8 +352,8 @@ fn to_samples(bytes: &[u8], g: &Geometry) -> Samples {
         (_, false) => Samples::U32(
             bytes.chunks_exact(4).map(|c| shift_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
         ),
-        (_, true) => Samples::I32(
-            bytes.chunks_exact(4).map(|c| sign(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),
-        ),
+        (_, true) => {
+            Samples::I32(bytes.chunks_exact(4).map(|c| sign(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect())
+        }
     }
 }

@@ -37,7 +37,11 @@ pub fn to_dicom(exam: &Exam, i: usize) -> DefaultDicomObject {
     };
     let s = |x: &str| PrimitiveValue::from(x.to_owned());
     put(tags::SPECIFIC_CHARACTER_SET, VR::CS, s("ISO_IR 192"));
-    put(tags::IMAGE_TYPE, VR::CS, PrimitiveValue::Strs(["ORIGINAL", "PRIMARY", ""].iter().map(|x| x.to_string()).collect()));
+    put(
+        tags::IMAGE_TYPE,
+        VR::CS,
+        PrimitiveValue::Strs(["ORIGINAL", "PRIMARY", ""].iter().map(|x| x.to_string()).collect()),
+    );
     put(tags::SOP_CLASS_UID, VR::UI, s(sop_class));
     put(tags::SOP_INSTANCE_UID, VR::UI, s(&v.sop_instance_uid));
     put(tags::STUDY_DATE, VR::DA, s(&exam.study_date));
@@ -46,7 +50,11 @@ pub fn to_dicom(exam: &Exam, i: usize) -> DefaultDicomObject {
     put(tags::CONTENT_TIME, VR::TM, s("093000"));
     put(tags::ACCESSION_NUMBER, VR::SH, s(&format!("SYN{:08}", exam.index)));
     put(tags::MODALITY, VR::CS, s("MG"));
-    put(tags::PRESENTATION_INTENT_TYPE, VR::CS, s(if exam.for_processing { "FOR PROCESSING" } else { "FOR PRESENTATION" }));
+    put(
+        tags::PRESENTATION_INTENT_TYPE,
+        VR::CS,
+        s(if exam.for_processing { "FOR PROCESSING" } else { "FOR PRESENTATION" }),
+    );
     put(tags::MANUFACTURER, VR::LO, s("Granska"));
     put(tags::MANUFACTURER_MODEL_NAME, VR::LO, s("granska-phantom (synthetic)"));
     put(tags::STUDY_DESCRIPTION, VR::LO, s("SYNTHETIC SCREENING MAMMOGRAM (PHANTOM)"));
@@ -58,31 +66,51 @@ pub fn to_dicom(exam: &Exam, i: usize) -> DefaultDicomObject {
     put(tags::KVP, VR::DS, s("29"));
     put(tags::BODY_PART_THICKNESS, VR::DS, s("55"));
     put(tags::SOFTWARE_VERSIONS, VR::LO, s(concat!("granska-phantom ", env!("CARGO_PKG_VERSION"))));
-    put(tags::IMAGER_PIXEL_SPACING, VR::DS, PrimitiveValue::Strs([ds(v.pixel_spacing_mm), ds(v.pixel_spacing_mm)].into_iter().collect()));
+    put(
+        tags::IMAGER_PIXEL_SPACING,
+        VR::DS,
+        PrimitiveValue::Strs([ds(v.pixel_spacing_mm), ds(v.pixel_spacing_mm)].into_iter().collect()),
+    );
     put(tags::VIEW_POSITION, VR::CS, s(v.view.code()));
-    put(tags::POSITIONER_PRIMARY_ANGLE, VR::DS, s(match (v.view, v.side) {
-        (ViewKind::Cc, _) => "0",
-        (ViewKind::Mlo, crate::Side::Left) => "45",
-        (ViewKind::Mlo, crate::Side::Right) => "-45",
-    }));
+    put(
+        tags::POSITIONER_PRIMARY_ANGLE,
+        VR::DS,
+        s(match (v.view, v.side) {
+            (ViewKind::Cc, _) => "0",
+            (ViewKind::Mlo, crate::Side::Left) => "45",
+            (ViewKind::Mlo, crate::Side::Right) => "-45",
+        }),
+    );
     put(tags::STUDY_INSTANCE_UID, VR::UI, s(&exam.study_uid));
     put(tags::SERIES_INSTANCE_UID, VR::UI, s(&exam.series_uid));
     put(tags::STUDY_ID, VR::SH, s(&format!("{}", exam.index)));
     put(tags::SERIES_NUMBER, VR::IS, s("1"));
     put(tags::INSTANCE_NUMBER, VR::IS, s(&format!("{}", i + 1)));
-    put(tags::PATIENT_ORIENTATION, VR::CS, PrimitiveValue::Strs(v.patient_orientation.iter().map(|x| x.to_string()).collect()));
+    put(
+        tags::PATIENT_ORIENTATION,
+        VR::CS,
+        PrimitiveValue::Strs(v.patient_orientation.iter().map(|x| x.to_string()).collect()),
+    );
     put(tags::IMAGE_LATERALITY, VR::CS, s(v.side.code()));
     put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
     put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, s(v.photometric));
     put(tags::ROWS, VR::US, PrimitiveValue::from(v.rows as u16));
     put(tags::COLUMNS, VR::US, PrimitiveValue::from(v.columns as u16));
-    put(tags::PIXEL_SPACING, VR::DS, PrimitiveValue::Strs([ds(v.pixel_spacing_mm), ds(v.pixel_spacing_mm)].into_iter().collect()));
+    put(
+        tags::PIXEL_SPACING,
+        VR::DS,
+        PrimitiveValue::Strs([ds(v.pixel_spacing_mm), ds(v.pixel_spacing_mm)].into_iter().collect()),
+    );
     put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16));
     put(tags::BITS_STORED, VR::US, PrimitiveValue::from(v.bits_stored));
     put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(v.bits_stored - 1));
     put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
     put(tags::PIXEL_INTENSITY_RELATIONSHIP, VR::CS, s("LOG"));
-    put(tags::PIXEL_INTENSITY_RELATIONSHIP_SIGN, VR::SS, PrimitiveValue::from(if v.photometric == "MONOCHROME1" { 1i16 } else { -1i16 }));
+    put(
+        tags::PIXEL_INTENSITY_RELATIONSHIP_SIGN,
+        VR::SS,
+        PrimitiveValue::from(if v.photometric == "MONOCHROME1" { 1i16 } else { -1i16 }),
+    );
     if let Some((center, width)) = v.window {
         put(tags::WINDOW_CENTER, VR::DS, s(&ds(center)));
         put(tags::WINDOW_WIDTH, VR::DS, s(&ds(width)));

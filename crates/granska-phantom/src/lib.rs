@@ -70,7 +70,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { size: Size::Small, cancer_fraction: 0.5, photometric: PhotometricChoice::Monochrome2, for_processing: false }
+        Options {
+            size: Size::Small,
+            cancer_fraction: 0.5,
+            photometric: PhotometricChoice::Monochrome2,
+            for_processing: false,
+        }
     }
 }
 
@@ -341,7 +346,8 @@ fn generate(seed: u64, index: u64, options: &Options, draw_lesion: bool) -> Exam
             let mut vrng = rng_for(seed, index, 1 + (s * 2 + v) as u64);
             let sop_instance_uid = uid(&mut vrng);
             let l = lesion.as_ref().filter(|l| draw_lesion && l.side == side);
-            let mut pixels = anatomy::render(&breasts[s], view, side, l, rows, columns, spacing as f32, bits_stored, &mut vrng);
+            let mut pixels =
+                anatomy::render(&breasts[s], view, side, l, rows, columns, spacing as f32, bits_stored, &mut vrng);
             let max = f64::from((1u32 << bits_stored) - 1);
             // Tissue occupies roughly 0.25–0.95 of the range in MONOCHROME2.
             let (center, width) = ((0.6 * max).round(), (0.75 * max).round());

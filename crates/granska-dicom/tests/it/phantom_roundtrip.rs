@@ -18,7 +18,10 @@ fn roundtrip(size: Size, photometric: PhotometricChoice, for_processing: bool) {
         assert_eq!(meta.laterality.code(), view.side.code());
         assert_eq!(meta.view.code(), view.view.code());
         assert_eq!((meta.rows, meta.columns), (view.rows, view.columns));
-        assert_eq!((meta.bits_allocated, meta.bits_stored, meta.high_bit), (16, view.bits_stored, view.bits_stored - 1));
+        assert_eq!(
+            (meta.bits_allocated, meta.bits_stored, meta.high_bit),
+            (16, view.bits_stored, view.bits_stored - 1)
+        );
         assert!(!meta.signed);
         assert_eq!(serde_json::to_value(&meta.photometric).expect("json"), view.photometric);
         assert_eq!(meta.pixel_spacing.map(|s| s[0]), Some((view.pixel_spacing_mm * 1e9).round() / 1e9));

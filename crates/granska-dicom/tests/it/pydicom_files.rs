@@ -93,7 +93,8 @@ fn bundled_pydicom_files_match_pydicom_or_are_rejected_clearly() {
         SC_rgb_jpeg_dcmtk.dcm: 300 samples differ by at most 1
         SC_rgb_jpeg_lossy_gdcm.dcm: 500 samples differ by at most 2
         examples_ybr_color.dcm: 141450 samples differ by at most 3
-    "#]].assert_eq(&lossy);
+    "#]]
+    .assert_eq(&lossy);
     // pydicom repairs these silently; we refuse them with the reason in the snapshot above:
     // a data set in implicit VR behind an explicit-VR header, and an RGB JPEG whose colour
     // transform only pydicom's DICOM-aware guess gets right.

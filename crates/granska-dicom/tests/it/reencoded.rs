@@ -57,7 +57,12 @@ fn dcmtk_and_openjpeg_reencodings_decode_like_pydicom() {
         let meta = file.mammogram(Profile::Strict).unwrap_or_else(|e| panic!("{tag}: {e}"));
         seen.insert(meta.transfer_syntax.uid.clone());
         let pixels = file.pixels().unwrap_or_else(|e| panic!("{tag}: {e}"));
-        assert_eq!(support::compare(&pixels, entry), Ok(None), "{tag} ({}) differs from pydicom", meta.transfer_syntax.name);
+        assert_eq!(
+            support::compare(&pixels, entry),
+            Ok(None),
+            "{tag} ({}) differs from pydicom",
+            meta.transfer_syntax.name
+        );
     }
     let expected: std::collections::BTreeSet<String> = [
         "1.2.840.10008.1.2.5",

@@ -19,7 +19,7 @@ pub struct Args {
     files: Vec<PathBuf>,
 }
 
-/// The JSON shape of one instance: the metadata with the transfer syntax flattened.
+/// The JSON shape of one instance: its path, then the metadata fields.
 #[derive(Serialize)]
 struct Record<'a> {
     path: String,

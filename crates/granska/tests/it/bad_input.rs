@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::{granska, phantoms};
 
 fn first_view(dir: &Path) -> std::path::PathBuf {
-    let study = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).find(|p| p.is_dir()).expect("a study");
+    let study =
+        std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).find(|p| p.is_dir()).expect("a study");
     study.join("L-CC.dcm")
 }
 
@@ -25,7 +26,11 @@ fn every_bad_input_gives_a_clear_error_and_exit_status_1() {
     std::fs::create_dir(&bad).expect("dir");
     let mut cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.dcm", vec![], "file is empty"),
-        ("random.dcm", (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), "not a DICOM Part 10 file"),
+        (
+            "random.dcm",
+            (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
+            "not a DICOM Part 10 file",
+        ),
         ("truncated-header.dcm", good[..300].to_vec(), ""),
         ("truncated-pixels.dcm", good[..good.len() / 2].to_vec(), "declares a length"),
     ];

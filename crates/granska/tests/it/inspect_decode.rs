@@ -122,5 +122,6 @@ fn inspect_json_snapshot() {
               }
             ]
           }
-        ]"#]].assert_eq(&serde_json::to_string_pretty(&json).expect("json"));
+        ]"#]]
+    .assert_eq(&serde_json::to_string_pretty(&json).expect("json"));
 }

@@ -1,5 +1,5 @@
-//! What dicom-rs's codecs lack and mammography-adjacent research data needs: RLE Lossless
-//! with 32 bits allocated (DICOM PS3.5 Annex G), and a check for RGB JPEG streams whose colour
+//! Gaps in dicom-rs's codecs that research data runs into: RLE Lossless with 32 bits
+//! allocated (DICOM PS3.5 Annex G), and a check for RGB JPEG streams whose colour
 //! transform is ambiguous (the codec would silently convert them as if YCbCr).
 
 use crate::pixels::Geometry;
@@ -17,7 +17,10 @@ pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u
         if fragment.len() < 64 {
             return Err(format!("frame {f}: RLE header needs 64 bytes, found {}", fragment.len()));
         }
-        let word = |i: usize| u32::from_le_bytes([fragment[i * 4], fragment[i * 4 + 1], fragment[i * 4 + 2], fragment[i * 4 + 3]]) as usize;
+        let word = |i: usize| {
+            u32::from_le_bytes([fragment[i * 4], fragment[i * 4 + 1], fragment[i * 4 + 2], fragment[i * 4 + 3]])
+                as usize
+        };
         let segments = word(0);
         if segments != spp * bps {
             return Err(format!("frame {f}: expected {} RLE segments, found {segments}", spp * bps));
@@ -26,7 +29,8 @@ pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u
         for seg in 0..segments {
             let start = word(1 + seg);
             let end = if seg + 1 < segments { word(2 + seg) } else { fragment.len() };
-            let data = fragment.get(start..end).ok_or_else(|| format!("frame {f}: segment {seg} offsets out of range"))?;
+            let data =
+                fragment.get(start..end).ok_or_else(|| format!("frame {f}: segment {seg} offsets out of range"))?;
             // Segments run sample by sample, most significant byte first.
             let (sample, byte) = (seg / bps, bps - 1 - seg % bps);
             let mut written = 0usize;
@@ -43,7 +47,9 @@ pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u
                 i += 1;
                 if n >= 0 {
                     let count = n as usize + 1;
-                    let run = data.get(i..i + count).ok_or_else(|| format!("frame {f}: segment {seg} literal run past its end"))?;
+                    let run = data
+                        .get(i..i + count)
+                        .ok_or_else(|| format!("frame {f}: segment {seg} literal run past its end"))?;
                     run.iter().for_each(|&b| put(&mut written, b));
                     i += count;
                 } else if n != -128 {
