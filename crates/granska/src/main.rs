@@ -23,6 +23,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Decode one instance's stored pixel values to a NumPy .npy file.
     Decode(cmd::decode::Args),
+    /// Score exams with a model: per view, per breast, exam score, category 1–10.
+    Score(cmd::score::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Phantom(args) => cmd::phantom::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Score(args) => cmd::score::run(args),
     };
     match result {
         Ok(code) => code,

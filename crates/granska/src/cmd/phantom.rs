@@ -65,12 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         for_processing: args.for_processing,
     };
-    let bar = indicatif::ProgressBar::new(args.studies).with_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} exams, {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message("generating phantoms");
+    let bar = super::progress_bar(args.studies, "generating phantoms");
     let summary = granska_phantom::write_dataset(&args.out, args.studies, args.seed, &options, |n| bar.set_position(n))
         .with_context(|| format!("writing phantoms to {}", args.out.display()))?;
     bar.finish_and_clear();

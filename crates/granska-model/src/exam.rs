@@ -1,0 +1,242 @@
+//! Exam scoring: decoded views → preprocessing → batched inference → per-breast and exam
+//! scores → category 1–10 and the extra-high flag, with the model identity attached.
+//!
+//! Nothing is dropped: a view that cannot be decoded, preprocessed or inferred stays in the
+//! result with its reason, the exam is scored on what is left and marked `incomplete`; an exam
+//! with no scorable view is `unscorable` with the reasons (the triage then double-reads it).
+
+use std::time::Instant;
+
+use granska_dicom::{Laterality, MammoMeta, PixelArray, PresentationIntent, View};
+use serde::Serialize;
+
+use crate::contract::{BreastAggregation, ModelIdentity};
+use crate::preprocess::preprocess;
+use crate::{Engine, Model};
+
+/// One instance of an exam, as handed to the scorer.
+#[derive(Debug)]
+pub struct ViewInput {
+    /// Where it came from (file name or blob id), for reasons and reports.
+    pub source: String,
+    /// Its metadata (the header parsed; needed to place the view in the exam).
+    pub meta: MammoMeta,
+    /// Decoded pixels, or why decoding failed.
+    pub pixels: Result<PixelArray, String>,
+}
+
+/// How an exam was scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExamStatus {
+    /// All four standard views were scored.
+    Scored,
+    /// Scored on the views present; some standard view is missing or failed.
+    Incomplete,
+    /// No view could be scored.
+    Unscorable,
+}
+
+/// One view's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewResult {
+    /// SOP Instance UID.
+    pub sop_instance_uid: String,
+    /// L or R.
+    pub laterality: Laterality,
+    /// View position.
+    pub view: View,
+    /// Model probability; `null` when the view was not scored.
+    pub score: Option<f64>,
+    /// Why the view was not scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Where the instance came from.
+    pub source: String,
+}
+
+/// Milliseconds spent per stage for one exam.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Reading and decoding pixels (measured by the caller).
+    pub decode: f64,
+    /// Preprocessing all views.
+    pub preprocess: f64,
+    /// Waiting for inference (queue and batch), wall time.
+    pub infer: f64,
+    /// The exam's share of ONNX Runtime `run` time (pure inference).
+    pub infer_run: f64,
+}
+
+/// Per-breast scores.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Breasts {
+    /// Left breast score, if any left view was scored.
+    #[serde(rename = "L")]
+    pub left: Option<f64>,
+    /// Right breast score.
+    #[serde(rename = "R")]
+    pub right: Option<f64>,
+}
+
+/// The scoring result of one exam.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExamResult {
+    /// Study Instance UID.
+    pub study_uid: String,
+    /// scored | incomplete | unscorable.
+    pub status: ExamStatus,
+    /// Why the exam is incomplete or unscorable (`null` when scored).
+    pub reason: Option<String>,
+    /// All four standard views present and scored.
+    pub complete: bool,
+    /// Exam score 0–1 (`null` when unscorable).
+    pub exam_score: Option<f64>,
+    /// Category 1–10 (`null` when unscorable).
+    pub category: Option<u8>,
+    /// At or above the model's extra-high cut.
+    pub extra_high: bool,
+    /// Per-breast scores.
+    pub breasts: Breasts,
+    /// Every instance, scored or not.
+    pub views: Vec<ViewResult>,
+    /// The model that scored it.
+    pub model: ModelIdentity,
+    /// Time per stage.
+    pub timings_ms: Timings,
+}
+
+/// The four views of a standard screening exam.
+pub const STANDARD_VIEWS: [(Laterality, View); 4] =
+    [(Laterality::Left, View::Cc), (Laterality::Left, View::Mlo), (Laterality::Right, View::Cc), (Laterality::Right, View::Mlo)];
+
+/// A model with its running engine.
+pub struct Scorer {
+    /// The verified model.
+    pub model: Model,
+    /// Its engine.
+    pub engine: Engine,
+}
+
+impl Scorer {
+    /// Scores one exam. `decode_ms` is what the caller spent decoding its views.
+    pub fn score_exam(&self, study_uid: &str, mut views: Vec<ViewInput>, decode_ms: f64) -> ExamResult {
+        let card = &self.model.card;
+        let mut timings = Timings { decode: decode_ms, ..Timings::default() };
+        // Score For Presentation images; a For Processing image is only used for a view that
+        // has no For Presentation image.
+        views.sort_by(|a, b| (a.meta.laterality, a.meta.view, &a.source).cmp(&(b.meta.laterality, b.meta.view, &b.source)));
+        let presentation = |l, v| {
+            views.iter().any(|x| {
+                x.meta.laterality == l && x.meta.view == v && x.meta.presentation_intent != Some(PresentationIntent::ForProcessing)
+            })
+        };
+        let mut results = Vec::with_capacity(views.len());
+        let mut tensors = Vec::new();
+        let mut slots = Vec::new();
+        let started = Instant::now();
+        for v in &views {
+            let mut r = ViewResult {
+                sop_instance_uid: v.meta.sop_instance_uid.clone(),
+                laterality: v.meta.laterality,
+                view: v.meta.view,
+                score: None,
+                error: None,
+                source: v.source.clone(),
+            };
+            let processing = v.meta.presentation_intent == Some(PresentationIntent::ForProcessing);
+            match &v.pixels {
+                _ if processing && presentation(v.meta.laterality, v.meta.view) => {
+                    r.error = Some("For Processing image not scored: a For Presentation image of this view is present".into())
+                }
+                Err(e) => r.error = Some(format!("pixels could not be decoded: {e}")),
+                Ok(px) => match preprocess(&v.meta, px, &card.preprocess, card.input.height(), card.input.width()) {
+                    Ok(p) => {
+                        slots.push(results.len());
+                        tensors.push(p.tensor);
+                    }
+                    Err(e) => r.error = Some(format!("preprocessing failed: {e}")),
+                },
+            }
+            results.push(r);
+        }
+        timings.preprocess = started.elapsed().as_secs_f64() * 1e3;
+
+        let started = Instant::now();
+        if !tensors.is_empty() {
+            match self.engine.infer(tensors) {
+                Ok(out) => {
+                    for (slot, inf) in slots.iter().zip(out) {
+                        results[*slot].score = Some(f64::from(inf.probability));
+                        timings.infer_run += inf.run_ms;
+                    }
+                }
+                Err(e) => {
+                    for slot in &slots {
+                        results[*slot].error = Some(format!("inference failed: {e}"));
+                    }
+                }
+            }
+        }
+        timings.infer = started.elapsed().as_secs_f64() * 1e3;
+        self.assemble(study_uid, results, timings)
+    }
+
+    fn assemble(&self, study_uid: &str, views: Vec<ViewResult>, timings: Timings) -> ExamResult {
+        let card = &self.model.card;
+        let breast = |lat| {
+            let s: Vec<f64> = views.iter().filter(|v| v.laterality == lat).filter_map(|v| v.score).collect();
+            if s.is_empty() {
+                return None;
+            }
+            Some(match card.aggregation.breast {
+                BreastAggregation::Max => s.iter().copied().fold(f64::MIN, f64::max),
+                BreastAggregation::Mean => s.iter().sum::<f64>() / s.len() as f64,
+            })
+        };
+        let breasts = Breasts { left: breast(Laterality::Left), right: breast(Laterality::Right) };
+        let exam_score = match (breasts.left, breasts.right) {
+            (Some(l), Some(r)) => Some(l.max(r)),
+            (one, other) => one.or(other),
+        };
+        let mut problems = Vec::new();
+        for (lat, view) in STANDARD_VIEWS {
+            let label = format!("{}-{}", lat.code(), view.code());
+            let of_view: Vec<&ViewResult> = views.iter().filter(|v| v.laterality == lat && v.view == view).collect();
+            if of_view.is_empty() {
+                problems.push(format!("{label} missing"));
+            } else if of_view.iter().all(|v| v.score.is_none()) {
+                let why = of_view.iter().filter_map(|v| v.error.as_deref()).collect::<Vec<_>>().join("; ");
+                problems.push(format!("{label} not scored ({why})"));
+            }
+        }
+        // Failures of extra (non-standard or duplicate) views are reported too.
+        for v in views.iter().filter(|v| v.score.is_none()) {
+            let standard = STANDARD_VIEWS.contains(&(v.laterality, v.view));
+            let covered = views.iter().any(|o| o.laterality == v.laterality && o.view == v.view && o.score.is_some());
+            if (!standard || covered) && !v.error.as_deref().unwrap_or("").starts_with("For Processing") {
+                problems.push(format!("{}-{} {} not scored ({})", v.laterality.code(), v.view.code(), v.source, v.error.as_deref().unwrap_or("")));
+            }
+        }
+        let complete = problems.is_empty();
+        let (status, reason) = match exam_score {
+            None if views.is_empty() => (ExamStatus::Unscorable, Some("no views".to_string())),
+            None => (ExamStatus::Unscorable, Some(format!("no view could be scored: {}", problems.join("; ")))),
+            Some(_) if complete => (ExamStatus::Scored, None),
+            Some(_) => (ExamStatus::Incomplete, Some(problems.join("; "))),
+        };
+        ExamResult {
+            study_uid: study_uid.to_string(),
+            status,
+            reason,
+            complete,
+            exam_score,
+            category: exam_score.map(|s| card.calibration.category(s)),
+            extra_high: exam_score.is_some_and(|s| card.calibration.is_extra_high(s)),
+            breasts,
+            views,
+            model: self.model.identity(),
+            timings_ms: timings,
+        }
+    }
+}
