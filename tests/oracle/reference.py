@@ -176,3 +176,35 @@ def aggregate(views: list[tuple[str, float]], breast: str = "max") -> float:
 
 def category(score: float, thresholds: list[float]) -> int:
     return 1 + sum(1 for t in thresholds if score >= t)
+
+
+def _main(argv: list[str]) -> None:
+    """Oracle commands for the Rust tests:
+
+    preprocess SPEC_JSON OUT_DIR FILE...   writes OUT_DIR/<i>.npy ([1, H, W] float32) per file
+    ort MODEL_ONNX INPUT_NAME TENSOR_NPY   prints the model's outputs as JSON ([N, 1, H, W] input)
+    """
+    import json
+    import os
+
+    cmd = argv[0]
+    if cmd == "preprocess":
+        d = json.loads(argv[1])
+        spec = Spec(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        os.makedirs(argv[2], exist_ok=True)
+        for i, f in enumerate(argv[3:]):
+            np.save(os.path.join(argv[2], f"{i}.npy"), preprocess(pydicom.dcmread(f), spec))
+    elif cmd == "ort":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(argv[1], providers=["CPUExecutionProvider"])
+        out = sess.run(None, {argv[2]: np.load(argv[3]).astype(np.float32)})[0]
+        print(json.dumps([float(x) for x in np.asarray(out).reshape(-1)]))
+    else:
+        raise SystemExit(f"unknown command {cmd!r}; see the docstring of _main")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

@@ -304,6 +304,32 @@ impl GaussianStream {
     }
 }
 
+/// Writes, for every exam of [`write_dataset`] with the same arguments that has a lesion, its
+/// lesion-free twin (same UIDs, texture and noise) under `out/<StudyInstanceUID>/`. The
+/// difference between an exam and its twin is exactly the lesion: training uses it as a mask.
+/// Runs on all cores; returns how many twins were written.
+pub fn write_lesion_free_twins(out: &Path, studies: u64, seed: u64, options: &Options) -> Result<u64, Error> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.to_owned(), source })?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || -> Result<u64, Error> {
+                    let mut written = 0;
+                    for index in (t..studies).step_by(threads as usize) {
+                        if generate_exam(seed, index, options).cancer {
+                            write_exam(&generate_exam_without_lesion(seed, index, options), out)?;
+                            written += 1;
+                        }
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).sum()
+    })
+}
+
 /// Generate exam `index` of `seed`.
 pub fn generate_exam(seed: u64, index: u64, options: &Options) -> Exam {
     generate(seed, index, options, true)

@@ -30,6 +30,10 @@ pub struct Args {
     /// Write Digital Mammography "For Processing" instead of "For Presentation".
     #[arg(long)]
     for_processing: bool,
+    /// Write only the lesion-free twin of each exam that has a lesion (same UIDs and texture;
+    /// the difference to the normal output is the lesion; used to train models).
+    #[arg(long)]
+    lesion_free_twins: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -65,6 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         for_processing: args.for_processing,
     };
+    if args.lesion_free_twins {
+        let n = granska_phantom::write_lesion_free_twins(&args.out, args.studies, args.seed, &options)
+            .with_context(|| format!("writing lesion-free twins to {}", args.out.display()))?;
+        println!("wrote {n} lesion-free twins to {}", args.out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = super::progress_bar(args.studies, "generating phantoms");
     let summary = granska_phantom::write_dataset(&args.out, args.studies, args.seed, &options, |n| bar.set_position(n))
         .with_context(|| format!("writing phantoms to {}", args.out.display()))?;

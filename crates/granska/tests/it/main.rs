@@ -2,8 +2,9 @@
 
 mod bad_input;
 mod inspect_decode;
+mod score;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn granska(args: &[&str]) -> Output {
@@ -16,4 +17,8 @@ pub fn phantoms(dir: &Path, studies: u64, seed: u64, extra: &[&str]) {
     args.extend(extra);
     let out = granska(&args);
     assert!(out.status.success(), "phantom failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
 }
