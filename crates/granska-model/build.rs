@@ -12,9 +12,10 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let found = std::env::var("GRANSKA_ORT_BUILD_PATH").ok().map(PathBuf::from).or_else(|| {
         let venv_python = root.join(".venv/bin/python");
-        let python = std::env::var("GRANSKA_PYTHON").ok().map(PathBuf::from).unwrap_or_else(|| {
-            if venv_python.exists() { venv_python } else { PathBuf::from("python3") }
-        });
+        let python = std::env::var("GRANSKA_PYTHON")
+            .ok()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| if venv_python.exists() { venv_python } else { PathBuf::from("python3") });
         let out = Command::new(&python)
             .args(["-c", "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi'))"])
             .output()

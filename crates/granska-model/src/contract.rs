@@ -211,7 +211,8 @@ impl Model {
         }
         let toml_path = dir.join("model.toml");
         let text = fs::read_to_string(&toml_path).map_err(|source| Error::Io { path: toml_path.clone(), source })?;
-        let card: ModelToml = toml::from_str(&text).map_err(|source| Error::Toml { path: toml_path.clone(), source })?;
+        let card: ModelToml =
+            toml::from_str(&text).map_err(|source| Error::Toml { path: toml_path.clone(), source })?;
         validate(&card).map_err(|what| Error::Contract { path: toml_path.clone(), what })?;
         let onnx_path = dir.join("model.onnx");
         let found = sha256_file(&onnx_path)?;
@@ -274,7 +275,10 @@ fn validate(c: &ModelToml) -> Result<(), String> {
         return Err(format!("identity.sha256 must be 64 hex digits, found {hex:?}"));
     }
     let p = &c.preprocess;
-    if !(0.0..=100.0).contains(&p.percentiles[0]) || !(0.0..=100.0).contains(&p.percentiles[1]) || p.percentiles[0] >= p.percentiles[1] {
+    if !(0.0..=100.0).contains(&p.percentiles[0])
+        || !(0.0..=100.0).contains(&p.percentiles[1])
+        || p.percentiles[0] >= p.percentiles[1]
+    {
         return Err(format!("preprocess.percentiles must be ascending within 0–100, found {:?}", p.percentiles));
     }
     if p.normalisation == Normalisation::Fixed {

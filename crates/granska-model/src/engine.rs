@@ -177,7 +177,10 @@ impl Engine {
         let worker = std::thread::Builder::new()
             .name("granska-infer".into())
             .spawn(move || batch_loop(&mut session, &spec, rx))
-            .map_err(|e| Error::Session { path: model.onnx_path.clone(), message: format!("cannot start thread: {e}") })?;
+            .map_err(|e| Error::Session {
+                path: model.onnx_path.clone(),
+                message: format!("cannot start thread: {e}"),
+            })?;
         Ok(Engine { tx: Mutex::new(Some(tx)), worker: Some(worker), info, input_len })
     }
 
@@ -217,7 +220,11 @@ impl Drop for Engine {
     }
 }
 
-fn create_session(env: &ort::environment::Environment, model: &Model, config: &EngineConfig) -> Result<(Session, String), Error> {
+fn create_session(
+    env: &ort::environment::Environment,
+    model: &Model,
+    config: &EngineConfig,
+) -> Result<(Session, String), Error> {
     let session_err = |message: String| Error::Session { path: model.onnx_path.clone(), message };
     let build = |cuda: Option<i32>| -> Result<Session, Error> {
         let mut b = Session::builder(env).map_err(|e| session_err(e.to_string()))?;
@@ -243,7 +250,10 @@ fn create_session(env: &ort::environment::Environment, model: &Model, config: &E
 }
 
 #[cfg(feature = "cuda")]
-fn with_cuda(b: ort::session::builder::SessionBuilder, device_id: i32) -> Result<ort::session::builder::SessionBuilder, Error> {
+fn with_cuda(
+    b: ort::session::builder::SessionBuilder,
+    device_id: i32,
+) -> Result<ort::session::builder::SessionBuilder, Error> {
     let ep = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
     b.with_execution_providers([ep]).map_err(|e| Error::Cuda { message: e.to_string() })
 }
@@ -260,20 +270,30 @@ fn check_signature(session: &Session, model: &Model) -> Result<(), Error> {
         what: format!("input name: model.toml says {:?}, the graph has {:?}", card.input.name, names(session.inputs())),
     })?;
     if session.inputs().len() != 1 {
-        return Err(Error::Signature { what: format!("the graph takes {} inputs, expected one", session.inputs().len()) });
+        return Err(Error::Signature {
+            what: format!("the graph takes {} inputs, expected one", session.inputs().len()),
+        });
     }
     let dtype = input.dtype();
     if dtype.tensor_type() != Some(TensorElementType::Float32) {
-        return Err(Error::Signature { what: format!("input {:?} is {dtype}, expected a float32 tensor", card.input.name) });
+        return Err(Error::Signature {
+            what: format!("input {:?} is {dtype}, expected a float32 tensor", card.input.name),
+        });
     }
     let shape: Vec<i64> = dtype.tensor_shape().map(|s| s.iter().copied().collect()).unwrap_or_default();
     let want = card.input.shape;
     let fits = shape.len() == 4 && shape.iter().zip(want).all(|(&g, t)| g == t || g < 0);
     if !fits {
-        return Err(Error::Signature { what: format!("input shape: model.toml says {want:?}, the graph has {shape:?}") });
+        return Err(Error::Signature {
+            what: format!("input shape: model.toml says {want:?}, the graph has {shape:?}"),
+        });
     }
     let output = session.outputs().iter().find(|o| o.name() == card.output.name).ok_or_else(|| Error::Signature {
-        what: format!("output name: model.toml says {:?}, the graph has {:?}", card.output.name, names(session.outputs())),
+        what: format!(
+            "output name: model.toml says {:?}, the graph has {:?}",
+            card.output.name,
+            names(session.outputs())
+        ),
     })?;
     let oshape: Vec<i64> = output.dtype().tensor_shape().map(|s| s.iter().copied().collect()).unwrap_or_default();
     if !(oshape.len() == 1 || (oshape.len() == 2 && oshape[1] == 1)) {

@@ -62,7 +62,9 @@ pub enum Error {
         tried: String,
     },
     /// The CUDA execution provider was requested but could not be registered.
-    #[error("CUDA execution provider unavailable: {message} (install onnxruntime-gpu==1.31.1 and CUDA 13, or allow the CPU fallback)")]
+    #[error(
+        "CUDA execution provider unavailable: {message} (install onnxruntime-gpu==1.31.1 and CUDA 13, or allow the CPU fallback)"
+    )]
     Cuda {
         /// ONNX Runtime's message.
         message: String,

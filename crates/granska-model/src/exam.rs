@@ -107,8 +107,12 @@ pub struct ExamResult {
 }
 
 /// The four views of a standard screening exam.
-pub const STANDARD_VIEWS: [(Laterality, View); 4] =
-    [(Laterality::Left, View::Cc), (Laterality::Left, View::Mlo), (Laterality::Right, View::Cc), (Laterality::Right, View::Mlo)];
+pub const STANDARD_VIEWS: [(Laterality, View); 4] = [
+    (Laterality::Left, View::Cc),
+    (Laterality::Left, View::Mlo),
+    (Laterality::Right, View::Cc),
+    (Laterality::Right, View::Mlo),
+];
 
 /// A model with its running engine.
 pub struct Scorer {
@@ -125,10 +129,14 @@ impl Scorer {
         let mut timings = Timings { decode: decode_ms, ..Timings::default() };
         // Score For Presentation images; a For Processing image is only used for a view that
         // has no For Presentation image.
-        views.sort_by(|a, b| (a.meta.laterality, a.meta.view, &a.source).cmp(&(b.meta.laterality, b.meta.view, &b.source)));
+        views.sort_by(|a, b| {
+            (a.meta.laterality, a.meta.view, &a.source).cmp(&(b.meta.laterality, b.meta.view, &b.source))
+        });
         let presentation = |l, v| {
             views.iter().any(|x| {
-                x.meta.laterality == l && x.meta.view == v && x.meta.presentation_intent != Some(PresentationIntent::ForProcessing)
+                x.meta.laterality == l
+                    && x.meta.view == v
+                    && x.meta.presentation_intent != Some(PresentationIntent::ForProcessing)
             })
         };
         let mut results = Vec::with_capacity(views.len());
@@ -147,7 +155,8 @@ impl Scorer {
             let processing = v.meta.presentation_intent == Some(PresentationIntent::ForProcessing);
             match &v.pixels {
                 _ if processing && presentation(v.meta.laterality, v.meta.view) => {
-                    r.error = Some("For Processing image not scored: a For Presentation image of this view is present".into())
+                    r.error =
+                        Some("For Processing image not scored: a For Presentation image of this view is present".into())
                 }
                 Err(e) => r.error = Some(format!("pixels could not be decoded: {e}")),
                 Ok(px) => match preprocess(&v.meta, px, &card.preprocess, card.input.height(), card.input.width()) {
@@ -215,7 +224,13 @@ impl Scorer {
             let standard = STANDARD_VIEWS.contains(&(v.laterality, v.view));
             let covered = views.iter().any(|o| o.laterality == v.laterality && o.view == v.view && o.score.is_some());
             if (!standard || covered) && !v.error.as_deref().unwrap_or("").starts_with("For Processing") {
-                problems.push(format!("{}-{} {} not scored ({})", v.laterality.code(), v.view.code(), v.source, v.error.as_deref().unwrap_or("")));
+                problems.push(format!(
+                    "{}-{} {} not scored ({})",
+                    v.laterality.code(),
+                    v.view.code(),
+                    v.source,
+                    v.error.as_deref().unwrap_or("")
+                ));
             }
         }
         let complete = problems.is_empty();

@@ -154,9 +154,8 @@ pub fn resample_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f64>)> {
             let centre = (i as f64 + 0.5) * s;
             let lo = ((centre - support - 0.5).floor().max(0.0)) as usize;
             let hi = ((centre + support - 0.5).ceil() as usize).min(n_in - 1);
-            let mut w: Vec<f64> = (lo..=hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0))
-                .collect();
+            let mut w: Vec<f64> =
+                (lo..=hi).map(|j| (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0)).collect();
             let sum: f64 = w.iter().sum();
             w.iter_mut().for_each(|x| *x /= sum);
             (lo, w)
@@ -268,7 +267,14 @@ impl Normaliser {
 
 /// NumPy's `percentile(x, p, method="linear")` of the rescaled values, from a histogram of the
 /// stored values when their range allows (no copy of the image), else from a sorted copy.
-fn percentiles<T: Copy + Into<i64>>(data: &[T], min: i64, max: i64, slope: f64, intercept: f64, p: [f64; 2]) -> [f64; 2] {
+fn percentiles<T: Copy + Into<i64>>(
+    data: &[T],
+    min: i64,
+    max: i64,
+    slope: f64,
+    intercept: f64,
+    p: [f64; 2],
+) -> [f64; 2] {
     let n = data.len();
     // k-th smallest stored value, for k in ascending order of the *rescaled* values.
     let sorted: Box<dyn Fn(usize) -> i64> = if max - min < MAX_TABLE {
@@ -359,9 +365,8 @@ fn largest_component_box(rows: usize, cols: usize, mask: impl Fn(usize) -> bool)
     }
     let mut area = vec![0usize; runs.len()];
     let mut boxes = vec![[usize::MAX, 0, usize::MAX, 0]; runs.len()];
-    for i in 0..runs.len() {
+    for (i, run) in runs.iter().enumerate() {
         let root = find(&mut parent, i);
-        let run = &runs[i];
         area[root] += run.end - run.start;
         let b = &mut boxes[root];
         b[0] = b[0].min(run.row);

@@ -67,7 +67,8 @@ fn wrong_input_shape_and_output_name_are_reported() {
 
 #[test]
 fn invalid_calibration_and_unknown_fields_are_rejected() {
-    let dir = edited(|t| replace_line(&t, "thresholds =", "thresholds = [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]"));
+    let dir =
+        edited(|t| replace_line(&t, "thresholds =", "thresholds = [0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]"));
     let msg = Model::load(dir.path()).expect_err("not ascending").to_string();
     assert!(msg.contains("calibration.thresholds must be finite and ascending"), "{msg}");
 

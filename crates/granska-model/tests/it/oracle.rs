@@ -22,8 +22,11 @@ fn views(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
     let small = |photometric| Options { size: Size::Small, cancer_fraction: 1.0, photometric, for_processing: false };
     let e2 = granska_phantom::generate_exam(9101, 0, &small(PhotometricChoice::Monochrome2));
     let e1 = granska_phantom::generate_exam(9101, 1, &small(PhotometricChoice::Monochrome1));
-    let full = granska_phantom::generate_exam(9102, 0, &Options { size: Size::Full, ..small(PhotometricChoice::Monochrome2) });
-    let mut write = |name: String, mut obj: dicom_object::DefaultDicomObject, edit: &dyn Fn(&mut dicom_object::DefaultDicomObject)| {
+    let full =
+        granska_phantom::generate_exam(9102, 0, &Options { size: Size::Full, ..small(PhotometricChoice::Monochrome2) });
+    let mut write = |name: String,
+                     mut obj: dicom_object::DefaultDicomObject,
+                     edit: &dyn Fn(&mut dicom_object::DefaultDicomObject)| {
         edit(&mut obj);
         let path = dir.join(format!("{name}.dcm"));
         obj.write_to_file(&path).expect("writes");
@@ -35,7 +38,8 @@ fn views(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
     }
     write("full-rmlo".into(), granska_phantom::to_dicom(&full, 3), &|_| {});
     let ds = |v: f64| PrimitiveValue::from(format!("{v}"));
-    for (name, i, function) in [("sigmoid-no-orientation", 2, "SIGMOID"), ("linear-exact-rescaled", 1, "LINEAR_EXACT")] {
+    for (name, i, function) in [("sigmoid-no-orientation", 2, "SIGMOID"), ("linear-exact-rescaled", 1, "LINEAR_EXACT")]
+    {
         let (c, w) = e2.views[i].window.expect("phantom has a window");
         write(name.into(), granska_phantom::to_dicom(&e2, i), &|o| {
             o.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(2.0)));
@@ -60,7 +64,12 @@ fn specs() -> Vec<(&'static str, PreprocessSpec, usize, usize)> {
     let base = shipped.preprocess.clone();
     vec![
         ("shipped", base.clone(), shipped.input.height(), shipped.input.width()),
-        ("percentile", PreprocessSpec { normalisation: Normalisation::Percentile, percentiles: [2.0, 98.0], ..base.clone() }, 256, 200),
+        (
+            "percentile",
+            PreprocessSpec { normalisation: Normalisation::Percentile, percentiles: [2.0, 98.0], ..base.clone() },
+            256,
+            200,
+        ),
         (
             "fixed-right-standardised",
             PreprocessSpec {
@@ -104,7 +113,10 @@ fn preprocessing_equals_the_numpy_reference() {
             assert_eq!(theirs.shape(), [1, h, w], "{label}/{name}");
             let diff = ours.tensor.iter().zip(theirs.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             let mean = ours.tensor.iter().map(|v| v.abs()).sum::<f32>() / ours.tensor.len() as f32;
-            report.push_str(&format!("{label}/{name}: max |diff| {diff:.2e}, mean |value| {mean:.3}, mirrored {}\n", ours.mirrored));
+            report.push_str(&format!(
+                "{label}/{name}: max |diff| {diff:.2e}, mean |value| {mean:.3}, mirrored {}\n",
+                ours.mirrored
+            ));
             worst = worst.max(diff);
         }
     }

@@ -14,7 +14,11 @@ fn inputs(broken: &[usize], keep: &[usize]) -> (String, Vec<ViewInput>) {
         .iter()
         .map(|&i| {
             let (_, meta, pixels) = support::view(&exam, i);
-            let pixels = if broken.contains(&i) { Err("pixel data too short: 100 bytes, expected 437248".to_string()) } else { Ok(pixels) };
+            let pixels = if broken.contains(&i) {
+                Err("pixel data too short: 100 bytes, expected 437248".to_string())
+            } else {
+                Ok(pixels)
+            };
             ViewInput { source: format!("view{i}.dcm"), meta, pixels }
         })
         .collect();
@@ -25,7 +29,14 @@ fn summary(r: &ExamResult) -> String {
     let views: Vec<String> = r
         .views
         .iter()
-        .map(|v| format!("{}-{}:{}", v.laterality.code(), v.view.code(), if v.score.is_some() { "scored" } else { "not scored" }))
+        .map(|v| {
+            format!(
+                "{}-{}:{}",
+                v.laterality.code(),
+                v.view.code(),
+                if v.score.is_some() { "scored" } else { "not scored" }
+            )
+        })
         .collect();
     format!(
         "status {:?}, complete {}, has score {}, has category {}, views [{}]\nreason: {}",

@@ -62,7 +62,10 @@ pub fn exams(seed: u64, n: u64, options: &Options) -> Vec<Exam> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
-                    (t..n).step_by(threads as usize).map(|i| (i, granska_phantom::generate_exam(seed, i, options))).collect::<Vec<_>>()
+                    (t..n)
+                        .step_by(threads as usize)
+                        .map(|i| (i, granska_phantom::generate_exam(seed, i, options)))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -79,7 +82,13 @@ pub fn auc(scores: &[(f64, bool)]) -> f64 {
     let mut wins = 0.0;
     for p in &pos {
         for n in &neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / (pos.len() * neg.len()) as f64

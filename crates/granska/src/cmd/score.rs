@@ -210,7 +210,8 @@ fn decode_view(path: &Path, meta: &MammoMeta, profile: Profile) -> ViewInput {
 fn print_table(results: &[ExamResult]) {
     println!("{:<66} {:<11} {:>7} {:>4} {:>5} {:>5}  reason", "study_uid", "status", "score", "cat", "xhigh", "views");
     for r in results {
-        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let status =
+            serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         println!(
             "{:<66} {:<11} {:>7} {:>4} {:>5} {:>5}  {}",
             r.study_uid,

@@ -22,7 +22,8 @@ fn scores_exams_grouped_by_study_with_the_documented_fields() {
     phantoms(dir.path(), 3, 9301, &["--photometric", "mixed"]);
     let exams = score_json(&[dir.path().to_str().expect("utf-8")]);
     assert_eq!(exams.len(), 3, "three studies");
-    let card = std::fs::read_to_string(crate::workspace_root().join("models/granska-phantom-v1/model.toml")).expect("card");
+    let card =
+        std::fs::read_to_string(crate::workspace_root().join("models/granska-phantom-v1/model.toml")).expect("card");
     for e in &exams {
         assert_eq!(e["status"], "scored");
         assert_eq!(e["complete"], true);
@@ -46,7 +47,8 @@ fn scores_exams_grouped_by_study_with_the_documented_fields() {
         assert_eq!(seen, ["L-CC", "L-MLO", "R-CC", "R-MLO"]);
         // The exam score is the max over breasts of the mean of the breast's views.
         let breast = |l: &str| {
-            let s: Vec<f64> = views.iter().filter(|v| v["laterality"] == l).map(|v| v["score"].as_f64().expect("f64")).collect();
+            let s: Vec<f64> =
+                views.iter().filter(|v| v["laterality"] == l).map(|v| v["score"].as_f64().expect("f64")).collect();
             s.iter().sum::<f64>() / s.len() as f64
         };
         assert!((score - breast("L").max(breast("R"))).abs() < 1e-12);
@@ -62,7 +64,11 @@ fn scores_exams_grouped_by_study_with_the_documented_fields() {
 fn a_view_that_fails_to_decode_makes_its_exam_incomplete_with_the_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
     phantoms(dir.path(), 1, 9302, &[]);
-    let study = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("entry").path()).find(|p| p.is_dir()).expect("study");
+    let study = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.is_dir())
+        .expect("study");
     // Rows 512 → 1024: the header stays valid, the pixel data is now too short for it.
     let path = study.join("R-CC.dcm");
     let mut bytes = std::fs::read(&path).expect("reads");
@@ -95,7 +101,10 @@ fn missing_onnx_runtime_names_the_remedy() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ONNX Runtime library not found: /nonexistent/libonnxruntime.so (ORT_DYLIB_PATH) does not exist"), "{err}");
+    assert!(
+        err.contains("ONNX Runtime library not found: /nonexistent/libonnxruntime.so (ORT_DYLIB_PATH) does not exist"),
+        "{err}"
+    );
     assert!(err.contains("pip install onnxruntime==1.31.1"), "{err}");
 }
 
@@ -127,7 +136,18 @@ fn cbis_ddsm_mammograms_score_in_lenient_mode() {
             e["status"],
             e["exam_score"].as_f64().expect("score"),
             e["category"],
-            e["views"].as_array().expect("views").iter().map(|v| format!("{}-{}={:.4}", v["laterality"].as_str().unwrap_or("?"), v["view"].as_str().unwrap_or("?"), v["score"].as_f64().unwrap_or(f64::NAN))).collect::<Vec<_>>().join(" ")
+            e["views"]
+                .as_array()
+                .expect("views")
+                .iter()
+                .map(|v| format!(
+                    "{}-{}={:.4}",
+                    v["laterality"].as_str().unwrap_or("?"),
+                    v["view"].as_str().unwrap_or("?"),
+                    v["score"].as_f64().unwrap_or(f64::NAN)
+                ))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
 }
