@@ -17,7 +17,7 @@ Steps, all deterministic given the seeds below:
 5. model.onnx, model.toml (with sha256 and the measured held-out metrics) and MODEL_CARD.md are
    written next to this script.
 
-Seeds 1001-1004 are used here. Tests draw from 9000 upwards, so no test exam was ever seen here.
+Seeds 1001-1005 are used here. Tests draw from 9000 upwards, so no test exam was ever seen here.
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ SPEC = reference.Spec(height=H, width=W, normalisation="window", percentiles=(0.
                       chest_wall="left", crop_threshold=0.05, mean=0.0, std=1.0)
 SETS = {  # name: (seed, exams, cancer fraction)
     "train": (1001, 2400, 0.5),
+    "train2": (1005, 2400, 0.5),
     "val": (1002, 300, 0.5),
     "test": (1003, 400, 0.5),
     "calib": (1004, 2000, 0.01),
 }
+TRAIN_SETS = ("train", "train2")
 BREAST_AGG = "mean"
 
 
@@ -203,7 +205,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--granska", default=str(ROOT / "target" / "release" / "granska"))
     ap.add_argument("--work", default=str(ROOT / ".cache" / "train-phantom-v1"))
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--export-only", action="store_true", help="skip training; export the saved best.pt")
     args = ap.parse_args()
     work = Path(args.work)
@@ -216,9 +218,15 @@ def main():
     for p in procs:
         if p is not None and p.wait() != 0:
             raise SystemExit(f"granska phantom failed: {p.args}")
-    generate_twins(args.granska, work, "train")
-    xtr, _, _, _, ytr = load(work, "train")
-    ctr = lesion_cells(work, "train", xtr, ytr).reshape(len(xtr), -1).astype(np.float32)
+    parts = []
+    for name in TRAIN_SETS:
+        generate_twins(args.granska, work, name)
+        x, _, _, _, y = load(work, name)
+        parts.append((x, y, lesion_cells(work, name, x, y).reshape(len(x), -1)))
+    xtr = np.concatenate([p[0] for p in parts])
+    ytr = np.concatenate([p[1] for p in parts])
+    ctr = np.concatenate([p[2] for p in parts]).astype(np.float32)
+    del parts
     log(f"lesion cells: {int((ctr.sum(1) > 0).sum())} positive views with a mask, {ctr.sum(1)[ytr > 0].mean():.1f} cells each")
     xva, sva, lva, labva, _ = load(work, "val")
     log(f"train views {len(xtr)} (positive {int(ytr.sum())}), val views {len(xva)}")
@@ -315,7 +323,7 @@ name = "{NAME}"
 version = "{VERSION}"
 sha256 = "{sha}"
 intended_use = "Software testing and demonstration of the Granska pipeline on synthetic phantoms. NOT FOR CLINICAL USE."
-training_data = "Synthetic mammography phantoms from `granska phantom` (seeds {SETS['train'][0]} and {SETS['val'][0]}); no patient data."
+training_data = "Synthetic mammography phantoms from `granska phantom` (seeds {', '.join(str(SETS[t][0]) for t in TRAIN_SETS)}, validation {SETS['val'][0]}); no patient data."
 
 [identity.metrics]
 # Held-out synthetic phantoms (seed {SETS['test'][0]}, {m['test_exams']} exams, {m['test_cancers']} with a lesion). Not clinical performance.

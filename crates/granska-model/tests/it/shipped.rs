@@ -1,5 +1,5 @@
 //! The committed model against its card: hash, held-out discrimination and calibration, on
-//! phantoms from seeds never used in training (train.py uses 1001–1004; these are 9001–9002).
+//! phantoms from seeds never used in training (train.py uses 1001–1005; these are 9001–9002).
 
 use granska_model::exam::ViewInput;
 use granska_phantom::{Options, PhotometricChoice};
