@@ -88,3 +88,25 @@ fn lesion_shows_in_both_views_of_its_breast_only() {
         }
     }
 }
+
+#[test]
+fn lesion_free_twins_are_written_for_lesion_exams_only_and_differ_only_by_the_lesion() {
+    let opts = Options { cancer_fraction: 0.5, ..Options::default() };
+    let (data, twins) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let summary = write_dataset(data.path(), 6, 77, &opts, |_| {}).expect("written");
+    let n = granska_phantom::write_lesion_free_twins(twins.path(), 6, 77, &opts).expect("twins written");
+    assert_eq!(n, summary.cancers);
+    let twin_files = tree(twins.path());
+    assert_eq!(twin_files.len() as u64, 4 * summary.cancers);
+    for (rel, twin) in &twin_files {
+        let original = std::fs::read(data.path().join(rel)).expect("same path in the data set");
+        assert_eq!(original.len(), twin.len(), "{rel}: same header, same size");
+        // Same UIDs and header: the bytes differ only in the pixel data, and only for the
+        // lesion's breast.
+        let pixels_start = original.len() - 2 * 512 * 427;
+        assert_eq!(original[..pixels_start], twin[..pixels_start], "{rel}: headers differ");
+    }
+    let differing =
+        twin_files.iter().filter(|(rel, twin)| std::fs::read(data.path().join(rel)).unwrap() != *twin).count();
+    assert_eq!(differing as u64, 2 * summary.cancers, "exactly the two views of each lesion's breast differ");
+}
