@@ -1,0 +1,20 @@
+//! The reading workflow: exams routed by a triage policy become reading tasks that
+//! radiologists claim (with a lease) and submit, until each exam has one final outcome.
+//! Everything is kept in a durable store: SQLite in WAL mode with `synchronous = FULL`, so a
+//! committed transition survives power loss.
+//!
+//! - [`model`]: the domain types;
+//! - [`workflow`]: the state machine as pure functions (single, double, consensus, blinding,
+//!   eligibility), shared by every store;
+//! - [`WorklistStore`]: the store interface; [`SqliteStore`] implements it.
+#![warn(missing_docs)]
+
+mod error;
+pub mod model;
+mod sqlite;
+mod store;
+pub mod workflow;
+
+pub use error::{Error, Result};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore, StoreOptions};
+pub use store::{Clock, ManualClock, SystemClock, WorklistStore};

@@ -1,0 +1,456 @@
+//! The workflow's domain types: what goes into the store and what comes out of it.
+//!
+//! Nothing here knows SQL; a PostgreSQL store would use the same types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use granska_triage::{Decision, Flag, PolicyId, ReadingMode};
+
+/// A reading task's id (unique in one store).
+pub type TaskId = i64;
+
+/// Which read a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskKind {
+    /// The first (or only) screening read.
+    First,
+    /// The second, independent screening read of a double-read exam.
+    Second,
+    /// The consensus discussion after discordant screening reads.
+    Consensus,
+}
+
+impl TaskKind {
+    /// `first`, `second` or `consensus`, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::First => "first",
+            TaskKind::Second => "second",
+            TaskKind::Consensus => "consensus",
+        }
+    }
+
+    /// Parses [`TaskKind::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [TaskKind::First, TaskKind::Second, TaskKind::Consensus].into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// A screening read (first or second), as opposed to consensus.
+    pub fn is_screening(self) -> bool {
+        !matches!(self, TaskKind::Consensus)
+    }
+}
+
+impl fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskState {
+    /// Waiting for a reader.
+    Queued,
+    /// Held by a reader under a lease.
+    Claimed,
+    /// Its read was submitted.
+    Done,
+    /// Superseded by a newer routing before anyone started reading.
+    Cancelled,
+}
+
+impl TaskState {
+    /// `queued`, `claimed`, `done` or `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Claimed => "claimed",
+            TaskState::Done => "done",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`TaskState::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [TaskState::Queued, TaskState::Claimed, TaskState::Done, TaskState::Cancelled]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reader's decision on an exam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReadDecision {
+    /// Recall the woman for assessment.
+    Recall,
+    /// Normal; no recall.
+    NoRecall,
+}
+
+impl ReadDecision {
+    /// `recall` or `no-recall`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadDecision::Recall => "recall",
+            ReadDecision::NoRecall => "no-recall",
+        }
+    }
+
+    /// Parses [`ReadDecision::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "recall" => Some(ReadDecision::Recall),
+            "no-recall" => Some(ReadDecision::NoRecall),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ReadDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a final outcome was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutcomeVia {
+    /// The single read of a single-read exam.
+    Single,
+    /// Two concordant screening reads.
+    Concordant,
+    /// The consensus read after discordant screening reads.
+    Consensus,
+}
+
+impl OutcomeVia {
+    /// `single`, `concordant` or `consensus`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeVia::Single => "single",
+            OutcomeVia::Concordant => "concordant",
+            OutcomeVia::Consensus => "consensus",
+        }
+    }
+
+    /// Parses [`OutcomeVia::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [OutcomeVia::Single, OutcomeVia::Concordant, OutcomeVia::Consensus].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Who is asking, and what they may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    /// The reader's stable id (the authenticated principal).
+    pub id: String,
+    /// Whether this reader takes consensus tasks.
+    pub consensus: bool,
+}
+
+impl Reader {
+    /// A screening reader who also takes consensus tasks.
+    pub fn new(id: impl Into<String>) -> Self {
+        Reader { id: id.into(), consensus: true }
+    }
+}
+
+/// The scoring status of an exam, as recorded with its routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScoreStatus {
+    /// All standard views scored.
+    Scored,
+    /// Some views missing or failed.
+    Incomplete,
+    /// No score.
+    Unscorable,
+}
+
+impl ScoreStatus {
+    /// `scored`, `incomplete` or `unscorable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreStatus::Scored => "scored",
+            ScoreStatus::Incomplete => "incomplete",
+            ScoreStatus::Unscorable => "unscorable",
+        }
+    }
+
+    /// Parses [`ScoreStatus::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [ScoreStatus::Scored, ScoreStatus::Incomplete, ScoreStatus::Unscorable].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// The model that produced a score.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// sha256 of its `model.onnx`.
+    pub sha256: String,
+}
+
+/// Everything recorded when an exam is routed (DESIGN §4: model, raw score, category, policy,
+/// time), and the decision that creates its tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteInput {
+    /// The exam's StudyInstanceUID.
+    pub study_uid: String,
+    /// When the exam started waiting (its first instance arrived), Unix ms. Kept from the first
+    /// routing when an exam is re-routed, so re-scoring never sends it to the back.
+    pub waiting_since_ms: i64,
+    /// Scoring status.
+    pub status: ScoreStatus,
+    /// The model, when one ran.
+    pub model: Option<ModelRef>,
+    /// The exam score (probability), when there is one.
+    pub raw_score: Option<f64>,
+    /// The calibrated category, when there is one.
+    pub category: Option<u8>,
+    /// At or above the extra-high cut.
+    pub extra_high: bool,
+    /// The triage policy's identity.
+    pub policy: PolicyId,
+    /// The policy's decision.
+    pub decision: Decision,
+}
+
+/// What routing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteOutcome {
+    /// The new routing record's id.
+    pub routing_id: i64,
+    /// Whether its tasks were created. `false` when reading had already started on an earlier
+    /// routing (or the exam is final): the record is kept but the earlier routing stands.
+    pub applied: bool,
+    /// The routing it superseded, when it replaced one.
+    pub superseded: Option<i64>,
+    /// The tasks it created.
+    pub tasks: Vec<TaskId>,
+}
+
+/// A stored routing record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    /// Record id.
+    pub id: i64,
+    /// Scoring status.
+    pub status: ScoreStatus,
+    /// The model, when one ran.
+    pub model: Option<ModelRef>,
+    /// Exam score.
+    pub raw_score: Option<f64>,
+    /// Category.
+    pub category: Option<u8>,
+    /// Extra-high.
+    pub extra_high: bool,
+    /// Why it is double read regardless of score.
+    pub reason: Option<String>,
+    /// Policy.
+    pub policy: PolicyId,
+    /// Reading mode decided.
+    pub mode: ReadingMode,
+    /// Flags decided.
+    pub flags: Vec<Flag>,
+    /// When it was recorded, Unix ms.
+    pub decided_at_ms: i64,
+    /// Whether it created the exam's tasks.
+    pub applied: bool,
+    /// Whether a later routing replaced it.
+    pub superseded: bool,
+}
+
+/// A stored reading task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// Task id.
+    pub id: TaskId,
+    /// The exam.
+    pub study_uid: String,
+    /// Which read.
+    pub kind: TaskKind,
+    /// Its state.
+    pub state: TaskState,
+    /// The holder, while claimed.
+    pub claimed_by: Option<String>,
+    /// The lease's end, while claimed, Unix ms.
+    pub lease_until_ms: Option<i64>,
+}
+
+/// A task handed to a reader by [`crate::WorklistStore::claim_next`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedTask {
+    /// The task.
+    pub task: Task,
+    /// `true` when the reader already held it (a retried claim); the lease was renewed.
+    pub resumed: bool,
+    /// Earlier reads the reader may see: none for a screening read (blinded), both screening
+    /// reads for a consensus task.
+    pub prior_reads: Vec<Read>,
+}
+
+/// A submitted read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// The task it completed.
+    pub task_id: TaskId,
+    /// Which read.
+    pub kind: TaskKind,
+    /// Who read.
+    pub reader: String,
+    /// The decision.
+    pub decision: ReadDecision,
+    /// Free-text note.
+    pub note: Option<String>,
+    /// When, Unix ms.
+    pub submitted_at_ms: i64,
+}
+
+/// A read to submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The claimed task.
+    pub task_id: TaskId,
+    /// The reader (must hold the task).
+    pub reader: String,
+    /// The decision.
+    pub decision: ReadDecision,
+    /// Optional note.
+    pub note: Option<String>,
+    /// Client-chosen id; submitting the same id again returns the first result.
+    pub request_id: String,
+}
+
+/// What a submit led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitOutcome {
+    /// `true` when this request id had already been submitted; nothing changed.
+    pub duplicate: bool,
+    /// The exam's next step after this read.
+    pub next: NextStep,
+}
+
+/// What an exam needs after a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// The other screening read is still outstanding.
+    AwaitingOtherRead,
+    /// Discordant screening reads: a consensus task was created.
+    Consensus(TaskId),
+    /// The exam has its final outcome.
+    Final(ReadDecision, OutcomeVia),
+}
+
+/// An exam's final outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Recall or not.
+    pub decision: ReadDecision,
+    /// How it was reached.
+    pub via: OutcomeVia,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+/// One entry of the audit trail of an exam's workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Global sequence number (commit order).
+    pub seq: i64,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// The task concerned, if any.
+    pub task_id: Option<TaskId>,
+    /// Who caused it (`None`: the system).
+    pub actor: Option<String>,
+    /// What happened, e.g. `claimed`.
+    pub kind: String,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// Everything stored about one exam.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyHistory {
+    /// The exam.
+    pub study_uid: String,
+    /// When it started waiting, Unix ms.
+    pub waiting_since_ms: i64,
+    /// Routing records, oldest first.
+    pub routings: Vec<Routing>,
+    /// Tasks, oldest first.
+    pub tasks: Vec<Task>,
+    /// Reads, in submission order.
+    pub reads: Vec<Read>,
+    /// The final outcome, once reached.
+    pub outcome: Option<Outcome>,
+    /// The audit trail.
+    pub events: Vec<Event>,
+}
+
+/// A page request: entries `offset..offset + limit` of the ordered list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Entries to skip.
+    pub offset: u64,
+    /// Entries to return (at most 1000).
+    pub limit: u32,
+}
+
+/// One task on a reader's worklist. Carries no decision of any read (blinding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklistEntry {
+    /// The task.
+    pub task_id: TaskId,
+    /// Which read.
+    pub kind: TaskKind,
+    /// `queued`, or `claimed` when the asking reader holds it.
+    pub state: TaskState,
+    /// The exam.
+    pub study_uid: String,
+    /// Scoring status.
+    pub status: ScoreStatus,
+    /// Category, when scored.
+    pub category: Option<u8>,
+    /// Reading mode.
+    pub mode: ReadingMode,
+    /// Flags.
+    pub flags: Vec<Flag>,
+    /// Why it is double read regardless of score.
+    pub reason: Option<String>,
+    /// When it started waiting, Unix ms.
+    pub waiting_since_ms: i64,
+    /// Waiting longer than the policy's limit.
+    pub overdue: bool,
+}
+
+/// A page of a reader's worklist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklistPage {
+    /// Entries in priority order: the reader's own claimed tasks first, then the queue.
+    pub entries: Vec<WorklistEntry>,
+    /// The offset of the next page, when there is one.
+    pub next_offset: Option<u64>,
+}
+
+/// Counts for dashboards and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Exams by their current reading mode.
+    pub studies_by_mode: BTreeMap<&'static str, u64>,
+    /// Exams by state: `reading`, `consensus` (a consensus task is open) or `final`.
+    pub studies_by_state: BTreeMap<&'static str, u64>,
+    /// Tasks by `kind/state`.
+    pub tasks: BTreeMap<String, u64>,
+}

@@ -1,0 +1,531 @@
+//! The SQLite store: WAL journal, `synchronous = FULL` (a committed transition survives power
+//! loss, not only a process crash), foreign keys on, versioned migrations, and every
+//! transition in one `BEGIN IMMEDIATE` transaction.
+//!
+//! One store holds one connection behind a mutex; several stores (threads or processes) may
+//! open the same file, and SQLite's file lock plus the busy timeout serialise their writes.
+
+mod migrations;
+mod queries;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use granska_triage::ReadingMode;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+pub use migrations::SCHEMA_VERSION;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    ClaimedTask, Counts, NextStep, PageRequest, Read, ReadDecision, Reader, RouteInput, RouteOutcome, StudyHistory,
+    Submission, SubmitOutcome, TaskId, TaskKind, TaskState, WorklistPage,
+};
+use crate::store::{Clock, SystemClock, WorklistStore};
+use crate::workflow::{self, Step};
+use rows::{Ctx, TaskRow};
+
+/// How a store behaves; the defaults suit a screening unit.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// How long a claim lasts without being renewed or submitted.
+    pub lease: Duration,
+    /// The triage policy's waiting-time limit (exams waiting longer go first).
+    pub max_wait: Duration,
+    /// How long a write waits for another connection's lock before failing.
+    pub busy_timeout: Duration,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            lease: Duration::from_secs(15 * 60),
+            max_wait: Duration::from_secs(72 * 3600),
+            busy_timeout: Duration::from_secs(30),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("lease", &self.lease)
+            .field("max_wait", &self.max_wait)
+            .field("busy_timeout", &self.busy_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The durable worklist on one SQLite file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    options: StoreOptions,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).field("options", &self.options).finish()
+    }
+}
+
+/// Longest accepted reader id, request id and note (bytes).
+const MAX_ID: usize = 256;
+const MAX_NOTE: usize = 8192;
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database, then returns every task whose
+    /// lease has expired to the queue.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |source| Error::Open { path: path.display().to_string(), source };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Corrupt { what: "journal mode after asking for WAL", found: mode });
+        }
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        migrations::apply(&mut conn)?;
+        let store = SqliteStore { conn: Mutex::new(conn), path, options };
+        let reaped = store.reap_expired()?;
+        if reaped > 0 {
+            tracing::info!(reaped, "expired leases returned to the queue on open");
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `(journal_mode, synchronous)` as SQLite reports them; `synchronous` 2 is FULL.
+    pub fn durability(&self) -> Result<(String, i64)> {
+        let conn = self.lock();
+        let journal = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).ctx("reading pragmas")?;
+        let sync = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).ctx("reading pragmas")?;
+        Ok((journal, sync))
+    }
+
+    /// Routes many exams in one transaction (bulk import, benchmarks): all or nothing.
+    pub fn route_many(&self, inputs: &[RouteInput]) -> Result<Vec<RouteOutcome>> {
+        inputs.iter().try_for_each(validate_route)?;
+        self.transaction("routing exams", |tx, now| inputs.iter().map(|input| route_in(tx, input, now)).collect())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction behind (it rolls
+        // back on drop), so a poisoned lock is safe to take over.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing on `Ok`.
+    fn transaction<T>(&self, operation: &'static str, f: impl FnOnce(&Transaction, i64) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(operation)?;
+        // Read the clock inside the lock so commit order and time order agree.
+        let now = self.options.clock.now_ms();
+        let value = f(&tx, now)?;
+        tx.commit().ctx(operation)?;
+        Ok(value)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.options.lease.as_millis() as i64
+    }
+
+    fn max_wait_ms(&self) -> i64 {
+        self.options.max_wait.as_millis() as i64
+    }
+}
+
+fn invalid(field: &'static str, expected: &'static str, found: impl Into<String>) -> Error {
+    Error::InvalidInput { field, expected, found: found.into() }
+}
+
+fn check_id(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() || value.len() > MAX_ID {
+        return Err(invalid(field, "1–256 bytes, not blank", format!("{} bytes", value.len())));
+    }
+    Ok(())
+}
+
+fn validate_route(input: &RouteInput) -> Result<()> {
+    if input.study_uid.is_empty()
+        || input.study_uid.len() > 64
+        || !input.study_uid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return Err(invalid("study_uid", "a DICOM UID (digits and dots, at most 64)", input.study_uid.clone()));
+    }
+    if let Some(c) = input.category
+        && !(1..=10).contains(&c)
+    {
+        return Err(invalid("category", "1–10", c.to_string()));
+    }
+    if !(1..=10).contains(&input.decision.rank) {
+        return Err(invalid("decision.rank", "1–10", input.decision.rank.to_string()));
+    }
+    if let Some(score) = input.raw_score
+        && !score.is_finite()
+    {
+        return Err(invalid("raw_score", "a finite number", score.to_string()));
+    }
+    Ok(())
+}
+
+fn event(tx: &Transaction, study_id: i64, task_id: Option<TaskId>, at: i64, actor: Option<&str>, kind: &str, detail: &str) -> Result<()> {
+    tx.prepare_cached("INSERT INTO events (study_id, task_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .and_then(|mut s| s.execute(params![study_id, task_id, at, actor, kind, detail]))
+        .ctx("recording an event")?;
+    Ok(())
+}
+
+fn insert_task(tx: &Transaction, study_id: i64, routing_id: i64, kind: TaskKind, now: i64) -> Result<TaskId> {
+    tx.prepare_cached(
+        "INSERT INTO tasks (study_id, routing_id, kind, state, flagged, rank, waiting_since, created_at)
+         SELECT ?1, ?2, ?3, 'queued', r.flagged, r.rank, s.waiting_since, ?4
+         FROM routings r JOIN studies s ON s.id = r.study_id WHERE r.id = ?2",
+    )
+    .and_then(|mut s| s.execute(params![study_id, routing_id, kind.as_str(), now]))
+    .ctx("creating a task")?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutcome> {
+    let existing: Option<(i64, i64, Option<i64>, Option<String>)> = tx
+        .prepare_cached("SELECT id, waiting_since, routing_id, outcome FROM studies WHERE study_uid = ?1")
+        .and_then(|mut s| s.query_row([&input.study_uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+        .ctx("routing an exam")?;
+    let (study_id, previous, final_already) = match existing {
+        Some((id, since, routing, outcome)) => {
+            if input.waiting_since_ms < since {
+                tx.execute("UPDATE studies SET waiting_since = ?1 WHERE id = ?2", params![input.waiting_since_ms, id])
+                    .ctx("routing an exam")?;
+            }
+            (id, routing, outcome.is_some())
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO studies (study_uid, waiting_since) VALUES (?1, ?2)",
+                params![input.study_uid, input.waiting_since_ms],
+            )
+            .ctx("routing an exam")?;
+            (tx.last_insert_rowid(), None, false)
+        }
+    };
+    let started = match previous {
+        Some(p) => tx
+            .query_row(
+                "SELECT COUNT(*) FROM tasks WHERE routing_id = ?1 AND state IN ('claimed', 'done')",
+                [p],
+                |r| r.get::<_, i64>(0),
+            )
+            .ctx("routing an exam")?
+            > 0,
+        None => false,
+    };
+    let applied = !final_already && !started;
+    let d = &input.decision;
+    let flags = d.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+    let model = input.model.as_ref();
+    tx.prepare_cached(
+        "INSERT INTO routings (study_id, status, model_name, model_version, model_sha256, raw_score, category,
+             extra_high, reason, policy_name, policy_version, reading_mode, flags, flagged, rank, decided_at, applied)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            study_id,
+            input.status.as_str(),
+            model.map(|m| &m.name),
+            model.map(|m| &m.version),
+            model.map(|m| &m.sha256),
+            input.raw_score,
+            input.category,
+            input.extra_high,
+            d.reason,
+            input.policy.name,
+            input.policy.version,
+            d.mode.as_str(),
+            flags,
+            d.is_flagged(),
+            d.rank,
+            now,
+            applied,
+        ])
+    })
+    .ctx("routing an exam")?;
+    let routing_id = tx.last_insert_rowid();
+    let summary = format!(
+        "{} reading ({} v{}): {}{}{}",
+        d.mode,
+        input.policy.name,
+        input.policy.version,
+        match input.category {
+            Some(c) => format!("{} category {c}", input.status.as_str()),
+            None => input.status.as_str().to_owned(),
+        },
+        if flags.is_empty() { String::new() } else { format!(", flags {flags}") },
+        d.reason.as_ref().map(|r| format!(", reason: {r}")).unwrap_or_default(),
+    );
+    if !applied {
+        let why = if final_already { "the exam already has its final outcome" } else { "reading has started" };
+        event(tx, study_id, None, now, None, "routing-kept", &format!("routing {routing_id} recorded, not applied ({why}): {summary}"))?;
+        return Ok(RouteOutcome { routing_id, applied, superseded: None, tasks: Vec::new() });
+    }
+    if let Some(p) = previous {
+        let cancelled = tx
+            .execute("UPDATE tasks SET state = 'cancelled' WHERE routing_id = ?1 AND state = 'queued'", [p])
+            .ctx("superseding a routing")?;
+        tx.execute("UPDATE routings SET superseded_by = ?1 WHERE id = ?2", params![routing_id, p])
+            .ctx("superseding a routing")?;
+        event(tx, study_id, None, now, None, "superseded", &format!("routing {p} superseded by {routing_id}; {cancelled} queued task(s) cancelled"))?;
+    }
+    tx.execute("UPDATE studies SET routing_id = ?1 WHERE id = ?2", params![routing_id, study_id]).ctx("routing an exam")?;
+    let mut tasks = Vec::new();
+    for kind in workflow::initial_tasks(d.mode) {
+        tasks.push(insert_task(tx, study_id, routing_id, *kind, now)?);
+    }
+    let listed = workflow::initial_tasks(d.mode).iter().zip(&tasks).map(|(k, id)| format!("{id} {k}")).collect::<Vec<_>>();
+    event(tx, study_id, None, now, None, "routed", &format!("routing {routing_id}: {summary}; tasks {}", listed.join(", ")))?;
+    Ok(RouteOutcome { routing_id, applied, superseded: previous, tasks })
+}
+
+fn reap_in(tx: &Transaction, now: i64) -> Result<u64> {
+    let expired: Vec<(TaskId, i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, study_id, claimed_by FROM tasks INDEXED BY tasks_lease
+             WHERE state = 'claimed' AND lease_until < ?1",
+        )
+        .and_then(|mut s| s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .ctx("returning expired leases")?;
+    for (task, study, holder) in &expired {
+        tx.execute(
+            "UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1",
+            [task],
+        )
+        .ctx("returning expired leases")?;
+        event(tx, *study, Some(*task), now, None, "lease-expired", &format!("lease of {holder} expired; back in the queue"))?;
+    }
+    Ok(expired.len() as u64)
+}
+
+/// Whether `reader` may take task `t` (kind-specific rule; SQL twin of `workflow::may_take`).
+const ELIGIBLE: &str = "(CASE WHEN t.kind = 'consensus' THEN :consensus
+    ELSE NOT EXISTS (SELECT 1 FROM reads x WHERE x.study_id = t.study_id AND x.reader = :reader AND x.kind != 'consensus')
+     AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.study_id = t.study_id AND o.id != t.id AND o.state = 'claimed'
+                     AND o.claimed_by = :reader AND o.kind != 'consensus') END)";
+
+fn routing_reads(tx: &Transaction, routing_id: i64) -> Result<Vec<Read>> {
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM reads r JOIN tasks t ON t.id = r.task_id WHERE t.routing_id = ?1 ORDER BY r.id",
+            rows::READ_COLUMNS
+        ))
+        .ctx("loading reads")?;
+    let reads = stmt.query_map([routing_id], rows::read).ctx("loading reads")?.collect::<rusqlite::Result<Vec<_>>>();
+    reads.ctx("loading reads")
+}
+
+impl SqliteStore {
+    fn claimed(&self, tx: &Transaction, task: TaskRow, resumed: bool) -> Result<ClaimedTask> {
+        let reads = routing_reads(tx, task.routing_id)?;
+        let prior_reads = workflow::visible_to_task(task.task.kind, &reads);
+        Ok(ClaimedTask { task: task.task, resumed, prior_reads })
+    }
+}
+
+impl WorklistStore for SqliteStore {
+    fn route(&self, input: &RouteInput) -> Result<RouteOutcome> {
+        validate_route(input)?;
+        self.transaction("routing an exam", |tx, now| route_in(tx, input, now))
+    }
+
+    fn claim_next(&self, reader: &Reader) -> Result<Option<ClaimedTask>> {
+        check_id("reader", &reader.id)?;
+        let lease = self.lease_ms();
+        let cutoff_base = self.max_wait_ms();
+        self.transaction("claiming a task", |tx, now| {
+            reap_in(tx, now)?;
+            let held = tx
+                .prepare_cached(&format!(
+                    "SELECT {} FROM tasks t JOIN studies s ON s.id = t.study_id
+                     WHERE t.state = 'claimed' AND t.claimed_by = ?1 ORDER BY t.id LIMIT 1",
+                    rows::TASK_COLUMNS
+                ))
+                .and_then(|mut s| s.query_row([&reader.id], rows::task).optional())
+                .ctx("claiming a task")?;
+            if let Some(mut held) = held {
+                tx.execute("UPDATE tasks SET lease_until = ?1 WHERE id = ?2", params![now + lease, held.task.id])
+                    .ctx("claiming a task")?;
+                held.task.lease_until_ms = Some(now + lease);
+                event(tx, held.study_id, Some(held.task.id), now, Some(&reader.id), "lease-renewed", &format!("{} read, held already; lease {} s", held.task.kind, lease / 1000))?;
+                return self.claimed(tx, held, true).map(Some);
+            }
+            // Overdue tasks (waiting longer than the limit) come first, then the rest; both in
+            // PriorityKey order. Two index scans keep each cheap at any queue length.
+            let cutoff = now - cutoff_base;
+            let mut found = None;
+            for (index, condition) in [("tasks_waiting", "t.waiting_since < :cutoff"), ("tasks_queue", "t.waiting_since >= :cutoff")] {
+                let sql = format!(
+                    "SELECT {} FROM tasks t INDEXED BY {index} JOIN studies s ON s.id = t.study_id
+                     WHERE t.state = 'queued' AND {condition} AND {ELIGIBLE}
+                     ORDER BY t.flagged DESC, t.rank DESC, t.waiting_since, t.id LIMIT 1",
+                    rows::TASK_COLUMNS
+                );
+                found = tx
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_row(
+                            rusqlite::named_params! {":cutoff": cutoff, ":reader": reader.id, ":consensus": reader.consensus},
+                            rows::task,
+                        )
+                        .optional()
+                    })
+                    .ctx("claiming a task")?;
+                if found.is_some() {
+                    break;
+                }
+            }
+            let Some(mut task) = found else { return Ok(None) };
+            let changed = tx
+                .execute(
+                    "UPDATE tasks SET state = 'claimed', claimed_by = ?1, lease_until = ?2 WHERE id = ?3 AND state = 'queued'",
+                    params![reader.id, now + lease, task.task.id],
+                )
+                .ctx("claiming a task")?;
+            debug_assert_eq!(changed, 1, "the transaction holds the write lock");
+            task.task.state = TaskState::Claimed;
+            task.task.claimed_by = Some(reader.id.clone());
+            task.task.lease_until_ms = Some(now + lease);
+            event(tx, task.study_id, Some(task.task.id), now, Some(&reader.id), "claimed", &format!("{} read; lease {} s", task.task.kind, lease / 1000))?;
+            self.claimed(tx, task, false).map(Some)
+        })
+    }
+
+    fn release(&self, task_id: TaskId, reader: &str) -> Result<()> {
+        check_id("reader", reader)?;
+        self.transaction("releasing a task", |tx, now| {
+            let task = rows::load_task(tx, task_id)?;
+            if task.task.state != TaskState::Claimed || task.task.claimed_by.as_deref() != Some(reader) {
+                return Err(Error::NotHolder {
+                    task_id,
+                    reader: reader.to_owned(),
+                    state: task.task.state,
+                    holder: task.task.claimed_by,
+                });
+            }
+            tx.execute("UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1", [task_id])
+                .ctx("releasing a task")?;
+            event(tx, task.study_id, Some(task_id), now, Some(reader), "released", &format!("{} read back in the queue", task.task.kind))
+        })
+    }
+
+    fn submit(&self, sub: &Submission) -> Result<SubmitOutcome> {
+        check_id("reader", &sub.reader)?;
+        check_id("request_id", &sub.request_id)?;
+        if sub.note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
+            return Err(invalid("note", "at most 8192 bytes", format!("{} bytes", sub.note.as_ref().map_or(0, |n| n.len()))));
+        }
+        self.transaction("submitting a read", |tx, now| {
+            let earlier: Option<(TaskId, String, String, Option<String>)> = tx
+                .prepare_cached("SELECT task_id, reader, decision, note FROM reads WHERE request_id = ?1")
+                .and_then(|mut s| s.query_row([&sub.request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+                .ctx("submitting a read")?;
+            if let Some((task_id, reader, decision, note)) = earlier {
+                if task_id != sub.task_id || reader != sub.reader || decision != sub.decision.as_str() || note != sub.note {
+                    return Err(Error::RequestIdReused { request_id: sub.request_id.clone(), task_id });
+                }
+                let task = rows::load_task(tx, task_id)?;
+                return Ok(SubmitOutcome { duplicate: true, next: rows::current_step(tx, task.study_id)? });
+            }
+            let task = rows::load_task(tx, sub.task_id)?;
+            if task.task.state != TaskState::Claimed || task.task.claimed_by.as_deref() != Some(sub.reader.as_str()) {
+                return Err(Error::NotHolder {
+                    task_id: sub.task_id,
+                    reader: sub.reader.clone(),
+                    state: task.task.state,
+                    holder: task.task.claimed_by,
+                });
+            }
+            let lease_until = task.task.lease_until_ms.unwrap_or(i64::MIN);
+            if lease_until < now {
+                return Err(Error::LeaseExpired { task_id: sub.task_id, reader: sub.reader.clone(), expired_ms_ago: now - lease_until });
+            }
+            tx.execute(
+                "INSERT INTO reads (task_id, study_id, kind, reader, decision, note, request_id, submitted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![sub.task_id, task.study_id, task.task.kind.as_str(), sub.reader, sub.decision.as_str(), sub.note, sub.request_id, now],
+            )
+            .ctx("submitting a read")?;
+            tx.execute("UPDATE tasks SET state = 'done', claimed_by = NULL, lease_until = NULL WHERE id = ?1", [sub.task_id])
+                .ctx("submitting a read")?;
+            event(tx, task.study_id, Some(sub.task_id), now, Some(&sub.reader), "submitted", &format!("{} read: {}", task.task.kind, sub.decision))?;
+
+            let mode: String = tx
+                .query_row("SELECT reading_mode FROM routings WHERE id = ?1", [task.routing_id], |r| r.get(0))
+                .ctx("submitting a read")?;
+            let mode = ReadingMode::parse(&mode).ok_or(Error::Corrupt { what: "reading mode", found: mode })?;
+            let reads = routing_reads(tx, task.routing_id)?;
+            let screening: Vec<ReadDecision> = reads.iter().filter(|r| r.kind.is_screening()).map(|r| r.decision).collect();
+            let consensus = reads.iter().find(|r| r.kind == TaskKind::Consensus).map(|r| r.decision);
+            let next = match workflow::after_read(mode, &screening, consensus) {
+                Step::AwaitOtherRead => NextStep::AwaitingOtherRead,
+                Step::OpenConsensus => {
+                    let id = insert_task(tx, task.study_id, task.routing_id, TaskKind::Consensus, now)?;
+                    event(tx, task.study_id, Some(id), now, None, "consensus-opened", "discordant screening reads; consensus task queued")?;
+                    NextStep::Consensus(id)
+                }
+                Step::Final(decision, via) => {
+                    tx.execute(
+                        "UPDATE studies SET outcome = ?1, outcome_via = ?2, outcome_at = ?3 WHERE id = ?4",
+                        params![decision.as_str(), via.as_str(), now, task.study_id],
+                    )
+                    .ctx("recording the outcome")?;
+                    event(tx, task.study_id, None, now, None, "final", &format!("{decision} ({})", via.as_str()))?;
+                    NextStep::Final(decision, via)
+                }
+            };
+            Ok(SubmitOutcome { duplicate: false, next })
+        })
+    }
+
+    fn reap_expired(&self) -> Result<u64> {
+        self.transaction("returning expired leases", reap_in)
+    }
+
+    fn worklist(&self, reader: &Reader, page: PageRequest) -> Result<WorklistPage> {
+        check_id("reader", &reader.id)?;
+        if page.limit == 0 || page.limit > 1000 {
+            return Err(invalid("limit", "1–1000", page.limit.to_string()));
+        }
+        let max_wait = self.max_wait_ms();
+        let conn = self.lock();
+        let now = self.options.clock.now_ms();
+        queries::worklist(&conn, reader, page, now, max_wait)
+    }
+
+    fn history(&self, study_uid: &str) -> Result<StudyHistory> {
+        queries::history(&self.lock(), study_uid)
+    }
+
+    fn visible_reads(&self, study_uid: &str, reader: &str) -> Result<Vec<Read>> {
+        let history = queries::history(&self.lock(), study_uid)?;
+        Ok(workflow::visible_to_reader(reader, &history.reads, history.outcome.is_some()))
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        queries::counts(&self.lock())
+    }
+
+    fn check_consistency(&self) -> Result<Vec<String>> {
+        queries::check_consistency(&self.lock())
+    }
+}

@@ -1,0 +1,1 @@
+//! Concurrency test (placeholder replaced below).
