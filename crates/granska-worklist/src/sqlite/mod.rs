@@ -34,8 +34,6 @@ pub struct StoreOptions {
     pub lease: Duration,
     /// The triage policy's waiting-time limit (exams waiting longer go first).
     pub max_wait: Duration,
-    /// How long a write waits for another connection's lock before failing.
-    pub busy_timeout: Duration,
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
 }
@@ -45,7 +43,6 @@ impl Default for StoreOptions {
         StoreOptions {
             lease: Duration::from_secs(15 * 60),
             max_wait: Duration::from_secs(72 * 3600),
-            busy_timeout: Duration::from_secs(30),
             clock: Arc::new(SystemClock),
         }
     }
@@ -56,7 +53,6 @@ impl std::fmt::Debug for StoreOptions {
         f.debug_struct("StoreOptions")
             .field("lease", &self.lease)
             .field("max_wait", &self.max_wait)
-            .field("busy_timeout", &self.busy_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +70,14 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// How long a write waits for another connection's lock before failing with "database is
+/// locked": 30 s, in 1 ms steps. SQLite's default handler backs off to 100 ms sleeps, which
+/// lets a busy connection starve the others; short steps keep several processes fair.
+fn busy_wait(attempt: i32) -> bool {
+    std::thread::sleep(Duration::from_millis(1));
+    attempt < 30_000
+}
+
 /// Longest accepted reader id, request id and note (bytes).
 const MAX_ID: usize = 256;
 const MAX_NOTE: usize = 8192;
@@ -85,7 +89,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let open_err = |source| Error::Open { path: path.display().to_string(), source };
         let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Corrupt { what: "journal mode after asking for WAL", found: mode });
