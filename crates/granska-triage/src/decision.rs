@@ -114,7 +114,8 @@ pub enum Flag {
 
 impl Flag {
     /// Every flag, in display order.
-    pub const ALL: [Flag; 5] = [Flag::ExtraHigh, Flag::SafetyNet, Flag::LikelyNormal, Flag::Incomplete, Flag::Unscorable];
+    pub const ALL: [Flag; 5] =
+        [Flag::ExtraHigh, Flag::SafetyNet, Flag::LikelyNormal, Flag::Incomplete, Flag::Unscorable];
 
     /// Kebab-case name, as stored and shown.
     pub fn as_str(self) -> &'static str {

@@ -153,10 +153,22 @@ fn bad_policies_are_refused_with_the_field_named() {
     let cases = [
         ("unknown key", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\nspeed = 3\n[rule]\nkind = \"masai\"\n"),
         ("unknown kind", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"coin-flip\"\n"),
-        ("threshold 11", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"threshold\"\ndouble_from_category = 11\n"),
-        ("threshold extra key", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"threshold\"\ndouble_from_category = 5\nnormal_up_to_category = 3\n"),
-        ("net below normal", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"normal-triage\"\nnormal_up_to_category = 5\nsafety_net_from_category = 4\n"),
-        ("normal 10", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"normal-triage\"\nnormal_up_to_category = 10\n"),
+        (
+            "threshold 11",
+            "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"threshold\"\ndouble_from_category = 11\n",
+        ),
+        (
+            "threshold extra key",
+            "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"threshold\"\ndouble_from_category = 5\nnormal_up_to_category = 3\n",
+        ),
+        (
+            "net below normal",
+            "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"normal-triage\"\nnormal_up_to_category = 5\nsafety_net_from_category = 4\n",
+        ),
+        (
+            "normal 10",
+            "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"normal-triage\"\nnormal_up_to_category = 10\n",
+        ),
         ("empty name", "name = \"\"\nversion = \"1\"\nmax_wait_hours = 1\n[rule]\nkind = \"masai\"\n"),
         ("zero wait", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 0\n[rule]\nkind = \"masai\"\n"),
         ("missing rule", "name = \"x\"\nversion = \"1\"\nmax_wait_hours = 1\n"),

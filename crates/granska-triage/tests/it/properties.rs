@@ -7,9 +7,8 @@ use proptest::prelude::*;
 fn any_policy() -> impl Strategy<Value = Policy> {
     let builtin = prop::sample::select(vec!["masai", "threshold", "normal-triage", "double-all"])
         .prop_map(|name| Policy::builtin(name).unwrap());
-    let threshold = (1u8..=10, any::<bool>()).prop_map(|(c, flag)| {
-        policy(Rule::Threshold { double_from_category: c, flag_extra_high: flag })
-    });
+    let threshold = (1u8..=10, any::<bool>())
+        .prop_map(|(c, flag)| policy(Rule::Threshold { double_from_category: c, flag_extra_high: flag }));
     let normal = (1u8..=9, prop::option::of(0u8..10)).prop_map(|(n, net)| {
         let net = net.map(|k| n + 1 + k % (10 - n));
         policy(Rule::NormalTriage { normal_up_to_category: n, safety_net_from_category: net })

@@ -184,10 +184,20 @@ fn validate_route(input: &RouteInput) -> Result<()> {
     Ok(())
 }
 
-fn event(tx: &Transaction, study_id: i64, task_id: Option<TaskId>, at: i64, actor: Option<&str>, kind: &str, detail: &str) -> Result<()> {
-    tx.prepare_cached("INSERT INTO events (study_id, task_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .and_then(|mut s| s.execute(params![study_id, task_id, at, actor, kind, detail]))
-        .ctx("recording an event")?;
+fn event(
+    tx: &Transaction,
+    study_id: i64,
+    task_id: Option<TaskId>,
+    at: i64,
+    actor: Option<&str>,
+    kind: &str,
+    detail: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (study_id, task_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| s.execute(params![study_id, task_id, at, actor, kind, detail]))
+    .ctx("recording an event")?;
     Ok(())
 }
 
@@ -205,7 +215,9 @@ fn insert_task(tx: &Transaction, study_id: i64, routing_id: i64, kind: TaskKind,
 fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutcome> {
     let existing: Option<(i64, i64, Option<i64>, Option<String>)> = tx
         .prepare_cached("SELECT id, waiting_since, routing_id, outcome FROM studies WHERE study_uid = ?1")
-        .and_then(|mut s| s.query_row([&input.study_uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+        .and_then(|mut s| {
+            s.query_row([&input.study_uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+        })
         .ctx("routing an exam")?;
     let (study_id, previous, final_already) = match existing {
         Some((id, since, routing, outcome)) => {
@@ -225,14 +237,15 @@ fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutco
         }
     };
     let started = match previous {
-        Some(p) => tx
-            .query_row(
+        Some(p) => {
+            tx.query_row(
                 "SELECT COUNT(*) FROM tasks WHERE routing_id = ?1 AND state IN ('claimed', 'done')",
                 [p],
                 |r| r.get::<_, i64>(0),
             )
             .ctx("routing an exam")?
-            > 0,
+                > 0
+        }
         None => false,
     };
     let applied = !final_already && !started;
@@ -281,7 +294,15 @@ fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutco
     );
     if !applied {
         let why = if final_already { "the exam already has its final outcome" } else { "reading has started" };
-        event(tx, study_id, None, now, None, "routing-kept", &format!("routing {routing_id} recorded, not applied ({why}): {summary}"))?;
+        event(
+            tx,
+            study_id,
+            None,
+            now,
+            None,
+            "routing-kept",
+            &format!("routing {routing_id} recorded, not applied ({why}): {summary}"),
+        )?;
         return Ok(RouteOutcome { routing_id, applied, superseded: None, tasks: Vec::new() });
     }
     if let Some(p) = previous {
@@ -290,15 +311,33 @@ fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutco
             .ctx("superseding a routing")?;
         tx.execute("UPDATE routings SET superseded_by = ?1 WHERE id = ?2", params![routing_id, p])
             .ctx("superseding a routing")?;
-        event(tx, study_id, None, now, None, "superseded", &format!("routing {p} superseded by {routing_id}; {cancelled} queued task(s) cancelled"))?;
+        event(
+            tx,
+            study_id,
+            None,
+            now,
+            None,
+            "superseded",
+            &format!("routing {p} superseded by {routing_id}; {cancelled} queued task(s) cancelled"),
+        )?;
     }
-    tx.execute("UPDATE studies SET routing_id = ?1 WHERE id = ?2", params![routing_id, study_id]).ctx("routing an exam")?;
+    tx.execute("UPDATE studies SET routing_id = ?1 WHERE id = ?2", params![routing_id, study_id])
+        .ctx("routing an exam")?;
     let mut tasks = Vec::new();
     for kind in workflow::initial_tasks(d.mode) {
         tasks.push(insert_task(tx, study_id, routing_id, *kind, now)?);
     }
-    let listed = workflow::initial_tasks(d.mode).iter().zip(&tasks).map(|(k, id)| format!("{id} {k}")).collect::<Vec<_>>();
-    event(tx, study_id, None, now, None, "routed", &format!("routing {routing_id}: {summary}; tasks {}", listed.join(", ")))?;
+    let listed =
+        workflow::initial_tasks(d.mode).iter().zip(&tasks).map(|(k, id)| format!("{id} {k}")).collect::<Vec<_>>();
+    event(
+        tx,
+        study_id,
+        None,
+        now,
+        None,
+        "routed",
+        &format!("routing {routing_id}: {summary}; tasks {}", listed.join(", ")),
+    )?;
     Ok(RouteOutcome { routing_id, applied, superseded: previous, tasks })
 }
 
@@ -311,12 +350,17 @@ fn reap_in(tx: &Transaction, now: i64) -> Result<u64> {
         .and_then(|mut s| s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
         .ctx("returning expired leases")?;
     for (task, study, holder) in &expired {
-        tx.execute(
-            "UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1",
-            [task],
-        )
-        .ctx("returning expired leases")?;
-        event(tx, *study, Some(*task), now, None, "lease-expired", &format!("lease of {holder} expired; back in the queue"))?;
+        tx.execute("UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1", [task])
+            .ctx("returning expired leases")?;
+        event(
+            tx,
+            *study,
+            Some(*task),
+            now,
+            None,
+            "lease-expired",
+            &format!("lease of {holder} expired; back in the queue"),
+        )?;
     }
     Ok(expired.len() as u64)
 }
@@ -426,9 +470,20 @@ impl WorklistStore for SqliteStore {
                     holder: task.task.claimed_by,
                 });
             }
-            tx.execute("UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1", [task_id])
-                .ctx("releasing a task")?;
-            event(tx, task.study_id, Some(task_id), now, Some(reader), "released", &format!("{} read back in the queue", task.task.kind))
+            tx.execute(
+                "UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1",
+                [task_id],
+            )
+            .ctx("releasing a task")?;
+            event(
+                tx,
+                task.study_id,
+                Some(task_id),
+                now,
+                Some(reader),
+                "released",
+                &format!("{} read back in the queue", task.task.kind),
+            )
         })
     }
 
@@ -436,15 +491,25 @@ impl WorklistStore for SqliteStore {
         check_id("reader", &sub.reader)?;
         check_id("request_id", &sub.request_id)?;
         if sub.note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
-            return Err(invalid("note", "at most 8192 bytes", format!("{} bytes", sub.note.as_ref().map_or(0, |n| n.len()))));
+            return Err(invalid(
+                "note",
+                "at most 8192 bytes",
+                format!("{} bytes", sub.note.as_ref().map_or(0, |n| n.len())),
+            ));
         }
         self.transaction("submitting a read", |tx, now| {
             let earlier: Option<(TaskId, String, String, Option<String>)> = tx
                 .prepare_cached("SELECT task_id, reader, decision, note FROM reads WHERE request_id = ?1")
-                .and_then(|mut s| s.query_row([&sub.request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+                .and_then(|mut s| {
+                    s.query_row([&sub.request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()
+                })
                 .ctx("submitting a read")?;
             if let Some((task_id, reader, decision, note)) = earlier {
-                if task_id != sub.task_id || reader != sub.reader || decision != sub.decision.as_str() || note != sub.note {
+                if task_id != sub.task_id
+                    || reader != sub.reader
+                    || decision != sub.decision.as_str()
+                    || note != sub.note
+                {
                     return Err(Error::RequestIdReused { request_id: sub.request_id.clone(), task_id });
                 }
                 let task = rows::load_task(tx, task_id)?;
@@ -461,30 +526,63 @@ impl WorklistStore for SqliteStore {
             }
             let lease_until = task.task.lease_until_ms.unwrap_or(i64::MIN);
             if lease_until < now {
-                return Err(Error::LeaseExpired { task_id: sub.task_id, reader: sub.reader.clone(), expired_ms_ago: now - lease_until });
+                return Err(Error::LeaseExpired {
+                    task_id: sub.task_id,
+                    reader: sub.reader.clone(),
+                    expired_ms_ago: now - lease_until,
+                });
             }
             tx.execute(
                 "INSERT INTO reads (task_id, study_id, kind, reader, decision, note, request_id, submitted_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![sub.task_id, task.study_id, task.task.kind.as_str(), sub.reader, sub.decision.as_str(), sub.note, sub.request_id, now],
+                params![
+                    sub.task_id,
+                    task.study_id,
+                    task.task.kind.as_str(),
+                    sub.reader,
+                    sub.decision.as_str(),
+                    sub.note,
+                    sub.request_id,
+                    now
+                ],
             )
             .ctx("submitting a read")?;
-            tx.execute("UPDATE tasks SET state = 'done', claimed_by = NULL, lease_until = NULL WHERE id = ?1", [sub.task_id])
-                .ctx("submitting a read")?;
-            event(tx, task.study_id, Some(sub.task_id), now, Some(&sub.reader), "submitted", &format!("{} read: {}", task.task.kind, sub.decision))?;
+            tx.execute(
+                "UPDATE tasks SET state = 'done', claimed_by = NULL, lease_until = NULL WHERE id = ?1",
+                [sub.task_id],
+            )
+            .ctx("submitting a read")?;
+            event(
+                tx,
+                task.study_id,
+                Some(sub.task_id),
+                now,
+                Some(&sub.reader),
+                "submitted",
+                &format!("{} read: {}", task.task.kind, sub.decision),
+            )?;
 
             let mode: String = tx
                 .query_row("SELECT reading_mode FROM routings WHERE id = ?1", [task.routing_id], |r| r.get(0))
                 .ctx("submitting a read")?;
             let mode = ReadingMode::parse(&mode).ok_or(Error::Corrupt { what: "reading mode", found: mode })?;
             let reads = routing_reads(tx, task.routing_id)?;
-            let screening: Vec<ReadDecision> = reads.iter().filter(|r| r.kind.is_screening()).map(|r| r.decision).collect();
+            let screening: Vec<ReadDecision> =
+                reads.iter().filter(|r| r.kind.is_screening()).map(|r| r.decision).collect();
             let consensus = reads.iter().find(|r| r.kind == TaskKind::Consensus).map(|r| r.decision);
             let next = match workflow::after_read(mode, &screening, consensus) {
                 Step::AwaitOtherRead => NextStep::AwaitingOtherRead,
                 Step::OpenConsensus => {
                     let id = insert_task(tx, task.study_id, task.routing_id, TaskKind::Consensus, now)?;
-                    event(tx, task.study_id, Some(id), now, None, "consensus-opened", "discordant screening reads; consensus task queued")?;
+                    event(
+                        tx,
+                        task.study_id,
+                        Some(id),
+                        now,
+                        None,
+                        "consensus-opened",
+                        "discordant screening reads; consensus task queued",
+                    )?;
                     NextStep::Consensus(id)
                 }
                 Step::Final(decision, via) => {

@@ -19,16 +19,18 @@ const PRIORITY_ORDER: &str = "t.flagged DESC, t.rank DESC, t.waiting_since, t.id
 
 fn flags(row: &Row, index: usize) -> rusqlite::Result<Vec<Flag>> {
     let text: String = row.get(index)?;
-    text.split(',').filter(|f| !f.is_empty()).map(|f| {
-        Flag::parse(f).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                Box::new(Error::Corrupt { what: "flag", found: f.to_owned() }),
-            )
+    text.split(',')
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            Flag::parse(f).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    index,
+                    rusqlite::types::Type::Text,
+                    Box::new(Error::Corrupt { what: "flag", found: f.to_owned() }),
+                )
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 fn entry(row: &Row, cutoff: i64) -> rusqlite::Result<WorklistEntry> {
@@ -50,7 +52,13 @@ fn entry(row: &Row, cutoff: i64) -> rusqlite::Result<WorklistEntry> {
 
 /// The reader's claimed tasks, then overdue eligible tasks, then the other eligible tasks,
 /// each segment in its order; `page` indexes the concatenation.
-pub fn worklist(conn: &Connection, reader: &Reader, page: PageRequest, now: i64, max_wait: i64) -> Result<WorklistPage> {
+pub fn worklist(
+    conn: &Connection,
+    reader: &Reader,
+    page: PageRequest,
+    now: i64,
+    max_wait: i64,
+) -> Result<WorklistPage> {
     const OP: &str = "listing the worklist";
     let tx = conn.unchecked_transaction().ctx(OP)?;
     let cutoff = now - max_wait;
@@ -97,7 +105,11 @@ pub fn worklist(conn: &Connection, reader: &Reader, page: PageRequest, now: i64,
             skip = if found.is_empty() && skip > 0 {
                 let count_sql = format!("SELECT COUNT(*) {from} WHERE {condition}");
                 let total: i64 = if *queued {
-                    tx.query_row(&count_sql, named_params! {":reader": reader.id, ":consensus": reader.consensus, ":cutoff": cutoff}, |r| r.get(0))
+                    tx.query_row(
+                        &count_sql,
+                        named_params! {":reader": reader.id, ":consensus": reader.consensus, ":cutoff": cutoff},
+                        |r| r.get(0),
+                    )
                 } else {
                     tx.query_row(&count_sql, named_params! {":reader": reader.id}, |r| r.get(0))
                 }
@@ -124,7 +136,8 @@ pub fn worklist(conn: &Connection, reader: &Reader, page: PageRequest, now: i64,
 pub fn history(conn: &Connection, study_uid: &str) -> Result<StudyHistory> {
     const OP: &str = "loading an exam's history";
     let tx = conn.unchecked_transaction().ctx(OP)?;
-    let study: Option<(i64, i64, Option<String>, Option<String>, Option<i64>)> = tx
+    type StudyRow = (i64, i64, Option<String>, Option<String>, Option<i64>);
+    let study: Option<StudyRow> = tx
         .query_row(
             "SELECT id, waiting_since, outcome, outcome_via, outcome_at FROM studies WHERE study_uid = ?1",
             [study_uid],
@@ -288,7 +301,9 @@ pub fn check_consistency(conn: &Connection) -> Result<Vec<String>> {
     for (what, sql) in checks {
         let offenders: Vec<String> = tx
             .prepare(sql)
-            .and_then(|mut s| s.query_map([], |r| r.get::<_, rusqlite::types::Value>(0))?.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, rusqlite::types::Value>(0))?.collect::<rusqlite::Result<Vec<_>>>()
+            })
             .ctx(OP)?
             .into_iter()
             .map(|v| match v {
@@ -303,7 +318,8 @@ pub fn check_consistency(conn: &Connection) -> Result<Vec<String>> {
     }
     // The state machine, exam by exam: tasks and outcome must be what `workflow` says the
     // reads lead to, and an exam without an outcome must have an open task (a path to one).
-    let studies: Vec<(String, i64, String, Option<String>, Option<String>)> = tx
+    type StudyRow = (String, i64, String, Option<String>, Option<String>);
+    let studies: Vec<StudyRow> = tx
         .prepare(
             "SELECT s.study_uid, s.routing_id, r.reading_mode, s.outcome, s.outcome_via
              FROM studies s JOIN routings r ON r.id = s.routing_id ORDER BY s.id",
@@ -323,20 +339,24 @@ pub fn check_consistency(conn: &Connection) -> Result<Vec<String>> {
         let count = |kind: &str| tasks.iter().filter(|(k, _)| k == kind).count();
         let expected_second = usize::from(mode == ReadingMode::Double);
         if count("first") != 1 || count("second") != expected_second {
-            problems.push(format!("{uid}: {mode} reading with {} first and {} second task(s)", count("first"), count("second")));
+            problems.push(format!(
+                "{uid}: {mode} reading with {} first and {} second task(s)",
+                count("first"),
+                count("second")
+            ));
         }
-        let decision = |d: &str| ReadDecision::parse(d).ok_or(Error::Corrupt { what: "read decision", found: d.to_owned() });
+        let decision =
+            |d: &str| ReadDecision::parse(d).ok_or(Error::Corrupt { what: "read decision", found: d.to_owned() });
         let screening: Vec<ReadDecision> =
             reads.iter().filter(|(k, _)| k != "consensus").map(|(_, d)| decision(d)).collect::<Result<_>>()?;
         let consensus = reads.iter().find(|(k, _)| k == "consensus").map(|(_, d)| decision(d)).transpose()?;
         let step = workflow::after_read(mode, &screening, consensus);
         let open = tasks.iter().filter(|(_, s)| s == "queued" || s == "claimed").count();
         match (&step, &outcome) {
-            (Step::Final(d, v), Some(o)) => {
-                if o != d.as_str() || via.as_deref() != Some(v.as_str()) {
-                    problems.push(format!("{uid}: outcome {o} ({via:?}) but the reads give {d} ({})", v.as_str()));
-                }
+            (Step::Final(d, v), Some(o)) if o != d.as_str() || via.as_deref() != Some(v.as_str()) => {
+                problems.push(format!("{uid}: outcome {o} ({via:?}) but the reads give {d} ({})", v.as_str()));
             }
+            (Step::Final(..), Some(_)) => {}
             (Step::Final(d, _), None) => problems.push(format!("{uid}: reads give {d} but no outcome is recorded")),
             (_, Some(o)) => problems.push(format!("{uid}: outcome {o} recorded before the reads give one")),
             (Step::OpenConsensus, None) if count("consensus") != 1 => {

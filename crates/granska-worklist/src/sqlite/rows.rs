@@ -26,7 +26,8 @@ pub struct TaskRow {
 }
 
 /// Columns for [`task`], over `tasks t JOIN studies s`.
-pub const TASK_COLUMNS: &str = "t.id, s.study_uid, t.kind, t.state, t.claimed_by, t.lease_until, t.study_id, t.routing_id";
+pub const TASK_COLUMNS: &str =
+    "t.id, s.study_uid, t.kind, t.state, t.claimed_by, t.lease_until, t.study_id, t.routing_id";
 
 /// Columns for [`read`], over `reads r`.
 pub const READ_COLUMNS: &str = "r.task_id, r.kind, r.reader, r.decision, r.note, r.submitted_at";
@@ -66,10 +67,12 @@ pub fn read(r: &Row) -> rusqlite::Result<Read> {
 }
 
 pub fn load_task(tx: &Transaction, task_id: TaskId) -> Result<TaskRow> {
-    tx.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN studies s ON s.id = t.study_id WHERE t.id = ?1"))
-        .and_then(|mut s| s.query_row([task_id], task).optional())
-        .ctx("loading a task")?
-        .ok_or(Error::UnknownTask { task_id })
+    tx.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks t JOIN studies s ON s.id = t.study_id WHERE t.id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([task_id], task).optional())
+    .ctx("loading a task")?
+    .ok_or(Error::UnknownTask { task_id })
 }
 
 /// Where an exam stands now (for a repeated submit).

@@ -42,7 +42,7 @@ fn sixteen_readers_never_share_a_task_and_every_exam_ends_once() {
 
     let finals = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-        let stores: Vec<Arc<SqliteStore>> = (0..THREADS)
+    let stores: Vec<Arc<SqliteStore>> = (0..THREADS)
         .map(|t| if t % 2 == 0 { shared.clone() } else { Arc::new(SqliteStore::open(&path, opts()).unwrap()) })
         .collect();
     let start = Arc::new(std::sync::Barrier::new(THREADS));

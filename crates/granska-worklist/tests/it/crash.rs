@@ -159,7 +159,9 @@ fn verify(store: &SqliteStore, lines: &[String], round: u64) {
         let ok = match expected {
             Last::Held(reader) => now == ("claimed", Some(reader), None),
             Last::Unsure(reader) => {
-                now == ("claimed", Some(reader), None) || now == ("queued", None, None) || now == ("done", None, Some(reader))
+                now == ("claimed", Some(reader), None)
+                    || now == ("queued", None, None)
+                    || now == ("done", None, Some(reader))
             }
             // Released: since then anyone may have claimed it, but the child's next lines would
             // say so; a later claim by someone else is still possible after the last line.

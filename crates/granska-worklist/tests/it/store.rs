@@ -50,7 +50,10 @@ fn the_file_is_durable_and_versioned() {
     assert!(matches!(err, Error::SchemaTooNew { .. }));
     assert_eq!(
         err.to_string(),
-        format!("worklist database schema version {} is newer than this granska supports ({SCHEMA_VERSION})", SCHEMA_VERSION + 1)
+        format!(
+            "worklist database schema version {} is newer than this granska supports ({SCHEMA_VERSION})",
+            SCHEMA_VERSION + 1
+        )
     );
 }
 
@@ -198,7 +201,8 @@ fn counts_by_mode_and_state() {
                 "second/done": 1,
                 "second/queued": 1,
             },
-        }"#]].assert_eq(&format!("{c:#?}"));
+        }"#]]
+    .assert_eq(&format!("{c:#?}"));
 }
 
 #[test]
@@ -250,6 +254,7 @@ fn bad_requests_get_clear_errors() {
         unknown task 42
         unknown task 42
         note must be at most 8192 bytes, found 9000 bytes
-        unknown study 1.2.999"#]].assert_eq(&text.join("\n"));
+        unknown study 1.2.999"#]]
+    .assert_eq(&text.join("\n"));
     assert_eq!(store.counts().unwrap(), Default::default(), "nothing was stored");
 }

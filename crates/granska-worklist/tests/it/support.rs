@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use granska_triage::{Assessment, Category, Policy};
 use granska_worklist::model::{
-    ModelRef, PageRequest, ReadDecision, Reader, RouteInput, RouteOutcome, ScoreStatus, StudyHistory, Submission, TaskId,
+    ModelRef, PageRequest, ReadDecision, Reader, RouteInput, RouteOutcome, ScoreStatus, StudyHistory, Submission,
+    TaskId,
 };
 use granska_worklist::{ManualClock, SqliteStore, StoreOptions, WorklistStore};
 
@@ -20,7 +21,6 @@ pub fn options(clock: &ManualClock, policy: &Policy) -> StoreOptions {
         lease: Duration::from_secs(LEASE_S),
         max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
         clock: Arc::new(clock.clone()),
-        ..StoreOptions::default()
     }
 }
 
@@ -85,14 +85,20 @@ impl Scenario {
     pub fn route(&mut self, uid: &str, assessment: Assessment) -> RouteOutcome {
         let input = route_input(&self.policy, uid, &assessment, self.clock.now());
         let out = self.store.route(&input).unwrap();
-        writeln!(self.log, "route {uid} → {} reading, tasks {:?}, applied {}", input.decision.mode, out.tasks, out.applied).unwrap();
+        writeln!(
+            self.log,
+            "route {uid} → {} reading, tasks {:?}, applied {}",
+            input.decision.mode, out.tasks, out.applied
+        )
+        .unwrap();
         out
     }
 
     pub fn claim(&mut self, reader: &str) -> Option<TaskId> {
         match self.store.claim_next(&Reader::new(reader)) {
             Ok(Some(c)) => {
-                let prior: Vec<String> = c.prior_reads.iter().map(|r| format!("{} by {}: {}", r.kind, r.reader, r.decision)).collect();
+                let prior: Vec<String> =
+                    c.prior_reads.iter().map(|r| format!("{} by {}: {}", r.kind, r.reader, r.decision)).collect();
                 writeln!(
                     self.log,
                     "{reader} claims → task {} ({}){}, sees prior reads [{}]",
@@ -116,13 +122,8 @@ impl Scenario {
     }
 
     pub fn submit(&mut self, reader: &str, task: TaskId, decision: ReadDecision, request_id: &str) {
-        let sub = Submission {
-            task_id: task,
-            reader: reader.into(),
-            decision,
-            note: None,
-            request_id: request_id.into(),
-        };
+        let sub =
+            Submission { task_id: task, reader: reader.into(), decision, note: None, request_id: request_id.into() };
         match self.store.submit(&sub) {
             Ok(out) => writeln!(
                 self.log,

@@ -31,7 +31,8 @@ fn single_reading() {
           +150s  submitted task 1 by alice: first read: no-recall
           +150s  final: no-recall (single)
           outcome: no-recall via single at +150s
-    "#]].assert_eq(&s.finish(UID));
+    "#]]
+    .assert_eq(&s.finish(UID));
 }
 
 #[test]
@@ -60,7 +61,8 @@ fn double_reading_concordant() {
           +150s  submitted task 1 by alice: first read: recall
           +150s  final: recall (concordant)
           outcome: recall via concordant at +150s
-    "#]].assert_eq(&s.finish(UID));
+    "#]]
+    .assert_eq(&s.finish(UID));
 }
 
 #[test]
@@ -127,7 +129,8 @@ fn an_expired_lease_returns_the_task_to_the_queue() {
           +301s  submitted task 1 by bob: first read: no-recall
           +301s  final: no-recall (single)
           outcome: no-recall via single at +301s
-    "#]].assert_eq(&s.finish(UID));
+    "#]]
+    .assert_eq(&s.finish(UID));
 }
 
 #[test]
@@ -161,7 +164,8 @@ fn release_returns_the_task_at_once() {
           +0s    submitted task 1 by bob: first read: no-recall
           +0s    final: no-recall (single)
           outcome: no-recall via single at +0s
-    "#]].assert_eq(&s.finish(UID));
+    "#]]
+    .assert_eq(&s.finish(UID));
 }
 
 #[test]
@@ -226,7 +230,8 @@ fn one_reader_never_takes_both_reads() {
           +0s    submitted task 2 by bob: second read: no-recall
           +0s    final: no-recall (concordant)
           outcome: no-recall via concordant at +0s
-    "#]].assert_eq(&s.finish(UID));
+    "#]]
+    .assert_eq(&s.finish(UID));
 }
 
 #[test]
