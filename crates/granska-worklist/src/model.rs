@@ -10,140 +10,104 @@ use granska_triage::{Decision, Flag, PolicyId, ReadingMode};
 /// A reading task's id (unique in one store).
 pub type TaskId = i64;
 
-/// Which read a task is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TaskKind {
-    /// The first (or only) screening read.
-    First,
-    /// The second, independent screening read of a double-read exam.
-    Second,
-    /// The consensus discussion after discordant screening reads.
-    Consensus,
+/// A closed set of names stored as text: `as_str`, `parse` and `Display` from one table.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored and displayed name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Parses [`Self::as_str`]'s output.
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// Which read a task is.
+    TaskKind {
+        /// The first (or only) screening read.
+        First = "first",
+        /// The second, independent screening read of a double-read exam.
+        Second = "second",
+        /// The consensus discussion after discordant screening reads.
+        Consensus = "consensus",
+    }
 }
 
 impl TaskKind {
-    /// `first`, `second` or `consensus`, as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::First => "first",
-            TaskKind::Second => "second",
-            TaskKind::Consensus => "consensus",
-        }
-    }
-
-    /// Parses [`TaskKind::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        [TaskKind::First, TaskKind::Second, TaskKind::Consensus].into_iter().find(|k| k.as_str() == text)
-    }
-
     /// A screening read (first or second), as opposed to consensus.
     pub fn is_screening(self) -> bool {
         !matches!(self, TaskKind::Consensus)
     }
 }
 
-impl fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// Where a task is in its life.
+    TaskState {
+        /// Waiting for a reader.
+        Queued = "queued",
+        /// Held by a reader under a lease.
+        Claimed = "claimed",
+        /// Its read was submitted.
+        Done = "done",
+        /// Superseded by a newer routing before anyone started reading.
+        Cancelled = "cancelled",
     }
 }
 
-/// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TaskState {
-    /// Waiting for a reader.
-    Queued,
-    /// Held by a reader under a lease.
-    Claimed,
-    /// Its read was submitted.
-    Done,
-    /// Superseded by a newer routing before anyone started reading.
-    Cancelled,
-}
-
-impl TaskState {
-    /// `queued`, `claimed`, `done` or `cancelled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Queued => "queued",
-            TaskState::Claimed => "claimed",
-            TaskState::Done => "done",
-            TaskState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses [`TaskState::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        [TaskState::Queued, TaskState::Claimed, TaskState::Done, TaskState::Cancelled]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+text_enum! {
+    /// A reader's decision on an exam.
+    ReadDecision {
+        /// Recall the woman for assessment.
+        Recall = "recall",
+        /// Normal; no recall.
+        NoRecall = "no-recall",
     }
 }
 
-impl fmt::Display for TaskState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+text_enum! {
+    /// How a final outcome was reached.
+    OutcomeVia {
+        /// The single read of a single-read exam.
+        Single = "single",
+        /// Two concordant screening reads.
+        Concordant = "concordant",
+        /// The consensus read after discordant screening reads.
+        Consensus = "consensus",
     }
 }
 
-/// A reader's decision on an exam.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ReadDecision {
-    /// Recall the woman for assessment.
-    Recall,
-    /// Normal; no recall.
-    NoRecall,
-}
-
-impl ReadDecision {
-    /// `recall` or `no-recall`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadDecision::Recall => "recall",
-            ReadDecision::NoRecall => "no-recall",
-        }
-    }
-
-    /// Parses [`ReadDecision::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "recall" => Some(ReadDecision::Recall),
-            "no-recall" => Some(ReadDecision::NoRecall),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ReadDecision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a final outcome was reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OutcomeVia {
-    /// The single read of a single-read exam.
-    Single,
-    /// Two concordant screening reads.
-    Concordant,
-    /// The consensus read after discordant screening reads.
-    Consensus,
-}
-
-impl OutcomeVia {
-    /// `single`, `concordant` or `consensus`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutcomeVia::Single => "single",
-            OutcomeVia::Concordant => "concordant",
-            OutcomeVia::Consensus => "consensus",
-        }
-    }
-
-    /// Parses [`OutcomeVia::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        [OutcomeVia::Single, OutcomeVia::Concordant, OutcomeVia::Consensus].into_iter().find(|k| k.as_str() == text)
+text_enum! {
+    /// The scoring status of an exam, as recorded with its routing.
+    ScoreStatus {
+        /// All standard views scored.
+        Scored = "scored",
+        /// Some views missing or failed.
+        Incomplete = "incomplete",
+        /// No score.
+        Unscorable = "unscorable",
     }
 }
 
@@ -160,33 +124,6 @@ impl Reader {
     /// A screening reader who also takes consensus tasks.
     pub fn new(id: impl Into<String>) -> Self {
         Reader { id: id.into(), consensus: true }
-    }
-}
-
-/// The scoring status of an exam, as recorded with its routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScoreStatus {
-    /// All standard views scored.
-    Scored,
-    /// Some views missing or failed.
-    Incomplete,
-    /// No score.
-    Unscorable,
-}
-
-impl ScoreStatus {
-    /// `scored`, `incomplete` or `unscorable`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScoreStatus::Scored => "scored",
-            ScoreStatus::Incomplete => "incomplete",
-            ScoreStatus::Unscorable => "unscorable",
-        }
-    }
-
-    /// Parses [`ScoreStatus::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        [ScoreStatus::Scored, ScoreStatus::Incomplete, ScoreStatus::Unscorable].into_iter().find(|k| k.as_str() == text)
     }
 }
 

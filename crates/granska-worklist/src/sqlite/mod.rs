@@ -462,14 +462,7 @@ impl WorklistStore for SqliteStore {
         check_id("reader", reader)?;
         self.transaction("releasing a task", |tx, now| {
             let task = rows::load_task(tx, task_id)?;
-            if task.task.state != TaskState::Claimed || task.task.claimed_by.as_deref() != Some(reader) {
-                return Err(Error::NotHolder {
-                    task_id,
-                    reader: reader.to_owned(),
-                    state: task.task.state,
-                    holder: task.task.claimed_by,
-                });
-            }
+            task.ensure_held_by(reader)?;
             tx.execute(
                 "UPDATE tasks SET state = 'queued', claimed_by = NULL, lease_until = NULL WHERE id = ?1",
                 [task_id],
@@ -516,14 +509,7 @@ impl WorklistStore for SqliteStore {
                 return Ok(SubmitOutcome { duplicate: true, next: rows::current_step(tx, task.study_id)? });
             }
             let task = rows::load_task(tx, sub.task_id)?;
-            if task.task.state != TaskState::Claimed || task.task.claimed_by.as_deref() != Some(sub.reader.as_str()) {
-                return Err(Error::NotHolder {
-                    task_id: sub.task_id,
-                    reader: sub.reader.clone(),
-                    state: task.task.state,
-                    holder: task.task.claimed_by,
-                });
-            }
+            task.ensure_held_by(&sub.reader)?;
             let lease_until = task.task.lease_until_ms.unwrap_or(i64::MIN);
             if lease_until < now {
                 return Err(Error::LeaseExpired {

@@ -25,6 +25,21 @@ pub struct TaskRow {
     pub routing_id: i64,
 }
 
+impl TaskRow {
+    /// `Ok` when `reader` holds this task now.
+    pub fn ensure_held_by(&self, reader: &str) -> Result<()> {
+        if self.task.state == TaskState::Claimed && self.task.claimed_by.as_deref() == Some(reader) {
+            return Ok(());
+        }
+        Err(Error::NotHolder {
+            task_id: self.task.id,
+            reader: reader.to_owned(),
+            state: self.task.state,
+            holder: self.task.claimed_by.clone(),
+        })
+    }
+}
+
 /// Columns for [`task`], over `tasks t JOIN studies s`.
 pub const TASK_COLUMNS: &str =
     "t.id, s.study_uid, t.kind, t.state, t.claimed_by, t.lease_until, t.study_id, t.routing_id";

@@ -27,6 +27,14 @@ fn submit(store: &SqliteStore, task: i64, reader: &str, decision: ReadDecision) 
     store.submit(&sub).unwrap();
 }
 
+/// A new store on a temporary file with the clock at `T0`.
+fn fresh(policy: &str) -> (tempfile::TempDir, Policy, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Policy::builtin(policy).unwrap();
+    let store = SqliteStore::open(dir.path().join("w.db"), options(&ManualClock::new(T0), &policy)).unwrap();
+    (dir, policy, store)
+}
+
 #[test]
 fn the_file_is_durable_and_versioned() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,10 +151,7 @@ fn queue_order_is_the_triage_priority_order() {
 
 #[test]
 fn reads_stay_hidden_until_the_reader_has_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let policy = Policy::builtin("masai").unwrap();
-    let store = SqliteStore::open(dir.path().join("w.db"), options(&clock, &policy)).unwrap();
+    let (_dir, policy, store) = fresh("masai");
     store.route(&route_input(&policy, &uid(1), &scored(10, false), T0)).unwrap();
     let a = store.claim_next(&Reader::new("alice")).unwrap().unwrap();
     submit(&store, a.task.id, "alice", ReadDecision::Recall);
@@ -171,10 +176,7 @@ fn reads_stay_hidden_until_the_reader_has_read() {
 
 #[test]
 fn counts_by_mode_and_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let policy = Policy::builtin("masai").unwrap();
-    let store = SqliteStore::open(dir.path().join("w.db"), options(&clock, &policy)).unwrap();
+    let (_dir, policy, store) = fresh("masai");
     for (i, c) in [1u8, 5, 9, 10, 10].into_iter().enumerate() {
         store.route(&route_input(&policy, &uid(i), &scored(c, false), T0)).unwrap();
     }
@@ -207,10 +209,7 @@ fn counts_by_mode_and_state() {
 
 #[test]
 fn bad_requests_get_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let policy = Policy::builtin("masai").unwrap();
-    let store = SqliteStore::open(dir.path().join("w.db"), options(&clock, &policy)).unwrap();
+    let (_dir, policy, store) = fresh("masai");
     let mut bad_uid = route_input(&policy, "1.2.3", &scored(3, false), T0);
     bad_uid.study_uid = "1.2.abc".into();
     let mut bad_category = route_input(&policy, "1.2.3", &scored(3, false), T0);
