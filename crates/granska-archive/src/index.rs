@@ -1,0 +1,504 @@
+//! The instance and study index, and study assembly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::blobs;
+use crate::error::{Ctx, Error, Result, io};
+
+const SCHEMA: &[&str] = &["
+CREATE TABLE studies (
+    study_uid      TEXT PRIMARY KEY,
+    state          TEXT NOT NULL CHECK (state IN ('receiving', 'complete', 'routed')),
+    completion     TEXT CHECK (completion IN ('four-views', 'quiet-period', 'complete-study-call', 'late-instance')),
+    generation     INTEGER NOT NULL,            -- bumped by every stored instance
+    first_received INTEGER NOT NULL,
+    last_received  INTEGER NOT NULL
+);
+CREATE INDEX studies_state ON studies(state, last_received);
+CREATE TABLE instances (
+    sop_instance_uid    TEXT PRIMARY KEY,
+    study_uid           TEXT NOT NULL REFERENCES studies(study_uid),
+    series_uid          TEXT NOT NULL,
+    sop_class_uid       TEXT NOT NULL,
+    laterality          TEXT NOT NULL,
+    view                TEXT NOT NULL,
+    transfer_syntax_uid TEXT NOT NULL,
+    size_bytes          INTEGER NOT NULL,
+    sha256              TEXT NOT NULL,
+    patient_id          TEXT,
+    patient_name        TEXT,
+    received            INTEGER NOT NULL
+);
+CREATE INDEX instances_study ON instances(study_uid);
+CREATE TABLE scorings (
+    id          INTEGER PRIMARY KEY,
+    study_uid   TEXT NOT NULL REFERENCES studies(study_uid),
+    generation  INTEGER NOT NULL,
+    result_json TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX scorings_study ON scorings(study_uid, id);
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    principal  TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    study_uid  TEXT,
+    outcome    TEXT NOT NULL
+);
+CREATE INDEX audit_study ON audit(study_uid, seq);
+CREATE INDEX audit_principal ON audit(principal, seq);
+"];
+
+/// The four views of a standard screening exam, as (laterality, view) codes.
+pub const STANDARD_VIEWS: [(&str, &str); 4] = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
+
+/// Where a study is in assembly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StudyState {
+    /// Instances arriving; not yet complete.
+    Receiving,
+    /// Complete and waiting to be (re-)scored.
+    Complete,
+    /// Scored and routed for its latest instances.
+    Routed,
+}
+
+impl StudyState {
+    /// `receiving`, `complete` or `routed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StudyState::Receiving => "receiving",
+            StudyState::Complete => "complete",
+            StudyState::Routed => "routed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "receiving" => Ok(StudyState::Receiving),
+            "complete" => Ok(StudyState::Complete),
+            "routed" => Ok(StudyState::Routed),
+            other => Err(Error::Corrupt { what: "study state", found: other.to_owned() }),
+        }
+    }
+}
+
+/// Why a study was completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// All four standard views arrived.
+    FourViews,
+    /// No instance arrived for the quiet period.
+    QuietPeriod,
+    /// The sender called CompleteStudy.
+    CompleteStudyCall,
+    /// An instance arrived after the study was routed: re-scored.
+    LateInstance,
+}
+
+impl Completion {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Completion::FourViews => "four-views",
+            Completion::QuietPeriod => "quiet-period",
+            Completion::CompleteStudyCall => "complete-study-call",
+            Completion::LateInstance => "late-instance",
+        }
+    }
+}
+
+/// An instance to store, with what was read from its (validated) header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstance {
+    /// SOP Instance UID.
+    pub sop_instance_uid: String,
+    /// Study Instance UID.
+    pub study_uid: String,
+    /// Series Instance UID.
+    pub series_uid: String,
+    /// SOP Class UID.
+    pub sop_class_uid: String,
+    /// `L` or `R`.
+    pub laterality: String,
+    /// `CC`, `MLO`, …
+    pub view: String,
+    /// Transfer syntax UID.
+    pub transfer_syntax_uid: String,
+    /// Patient ID (0010,0020), kept for the admin role only.
+    pub patient_id: Option<String>,
+    /// Patient's Name (0010,0010), kept for the admin role only.
+    pub patient_name: Option<String>,
+}
+
+/// A stored instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// What was stored.
+    pub instance: NewInstance,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// sha256 of the bytes (the blob's name).
+    pub sha256: String,
+    /// When it was stored, Unix ms.
+    pub received_ms: i64,
+}
+
+/// What [`Archive::put`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; the study's state after it, and whether this instance made it complete (four
+    /// views, or a late instance after routing).
+    Stored {
+        /// sha256 of the bytes.
+        sha256: String,
+        /// The study's state now.
+        state: StudyState,
+        /// This instance moved the study to `complete`.
+        became_complete: bool,
+    },
+    /// The same instance (UID and bytes) was stored before; nothing changed.
+    Duplicate {
+        /// sha256 of the bytes.
+        sha256: String,
+    },
+}
+
+/// One recorded scoring result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoringRecord {
+    /// The study generation it scored.
+    pub generation: i64,
+    /// The result, as JSON.
+    pub result_json: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+}
+
+/// Everything the index holds about one study.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudyRecord {
+    /// Study Instance UID.
+    pub study_uid: String,
+    /// Assembly state.
+    pub state: StudyState,
+    /// Why it was completed (the latest reason).
+    pub completion: Option<String>,
+    /// Bumped by every stored instance.
+    pub generation: i64,
+    /// First instance stored, Unix ms.
+    pub first_received_ms: i64,
+    /// Last instance stored, Unix ms.
+    pub last_received_ms: i64,
+    /// Its instances, in arrival order.
+    pub instances: Vec<InstanceRecord>,
+    /// Its scoring results, oldest first.
+    pub scorings: Vec<ScoringRecord>,
+}
+
+/// The archive on one data directory.
+pub struct Archive {
+    root: PathBuf,
+    blobs: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive").field("root", &self.root).finish()
+    }
+}
+
+fn busy_wait(attempt: i32) -> bool {
+    std::thread::sleep(Duration::from_millis(1));
+    attempt < 30_000
+}
+
+impl Archive {
+    /// Opens (creating) `data_dir/archive.db` and `data_dir/blobs/`.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
+        let root = data_dir.as_ref().to_path_buf();
+        let blobs = root.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(io("creating", &blobs))?;
+        let db = root.join("archive.db");
+        let mut conn = Connection::open(&db).ctx("opening the archive index")?;
+        conn.busy_handler(Some(busy_wait)).ctx("opening the archive index")?;
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).ctx("opening the archive index")?;
+        conn.pragma_update(None, "synchronous", "FULL").ctx("opening the archive index")?;
+        conn.pragma_update(None, "foreign_keys", "ON").ctx("opening the archive index")?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("reading the schema version")?;
+        let supported = SCHEMA.len() as i64;
+        if found > supported {
+            return Err(Error::SchemaTooNew { found, supported });
+        }
+        for (i, sql) in SCHEMA.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).ctx("migrating the archive index")?;
+            tx.execute_batch(sql).ctx("migrating the archive index")?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).ctx("migrating the archive index")?;
+            tx.commit().ctx("migrating the archive index")?;
+        }
+        Ok(Archive { root, blobs, conn: Mutex::new(conn) })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores one validated instance: the blob first (durable), then its index row and the
+    /// study's assembly state in one transaction. Returns once both are durable.
+    pub fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome> {
+        let sha256 = blobs::sha256_hex(bytes);
+        if let Some(stored) = self.stored_sha(&instance.sop_instance_uid)? {
+            return if stored == sha256 {
+                Ok(PutOutcome::Duplicate { sha256 })
+            } else {
+                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.clone(), stored_sha256: stored })
+            };
+        }
+        blobs::write(&self.blobs, &sha256, bytes)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing an instance")?;
+        // Re-check inside the write lock: another connection may have stored it meanwhile.
+        let raced: Option<String> = tx
+            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [&instance.sop_instance_uid], |r| r.get(0))
+            .optional()
+            .ctx("storing an instance")?;
+        if let Some(stored) = raced {
+            return if stored == sha256 {
+                Ok(PutOutcome::Duplicate { sha256 })
+            } else {
+                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.clone(), stored_sha256: stored })
+            };
+        }
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM studies WHERE study_uid = ?1", [&instance.study_uid], |r| r.get(0))
+            .optional()
+            .ctx("storing an instance")?;
+        match state {
+            None => {
+                tx.execute(
+                    "INSERT INTO studies (study_uid, state, generation, first_received, last_received)
+                     VALUES (?1, 'receiving', 1, ?2, ?2)",
+                    params![instance.study_uid, now_ms],
+                )
+                .ctx("storing an instance")?;
+            }
+            Some(_) => {
+                tx.execute(
+                    "UPDATE studies SET generation = generation + 1, last_received = ?2 WHERE study_uid = ?1",
+                    params![instance.study_uid, now_ms],
+                )
+                .ctx("storing an instance")?;
+            }
+        }
+        let i = instance;
+        tx.execute(
+            "INSERT INTO instances (sop_instance_uid, study_uid, series_uid, sop_class_uid, laterality, view,
+                 transfer_syntax_uid, size_bytes, sha256, patient_id, patient_name, received)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                i.sop_instance_uid,
+                i.study_uid,
+                i.series_uid,
+                i.sop_class_uid,
+                i.laterality,
+                i.view,
+                i.transfer_syntax_uid,
+                bytes.len() as i64,
+                sha256,
+                i.patient_id,
+                i.patient_name,
+                now_ms
+            ],
+        )
+        .ctx("storing an instance")?;
+        let before = state.as_deref().map(StudyState::parse).transpose()?;
+        let completion = match before {
+            None | Some(StudyState::Receiving) => {
+                let views: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(DISTINCT laterality || '-' || view) FROM instances
+                         WHERE study_uid = ?1 AND laterality || '-' || view IN ('L-CC', 'L-MLO', 'R-CC', 'R-MLO')",
+                        [&i.study_uid],
+                        |r| r.get(0),
+                    )
+                    .ctx("storing an instance")?;
+                (views == 4).then_some(Completion::FourViews)
+            }
+            Some(StudyState::Routed) => Some(Completion::LateInstance),
+            // Already queued: the scorer reads the instances when it starts, and a scoring of
+            // an older generation does not count (see `record_scoring`).
+            Some(StudyState::Complete) => None,
+        };
+        if let Some(c) = completion {
+            tx.execute(
+                "UPDATE studies SET state = 'complete', completion = ?2 WHERE study_uid = ?1",
+                params![i.study_uid, c.as_str()],
+            )
+            .ctx("storing an instance")?;
+        }
+        tx.commit().ctx("storing an instance")?;
+        let state = match (completion, before) {
+            (Some(_), _) => StudyState::Complete,
+            (None, Some(s)) => s,
+            (None, None) => StudyState::Receiving,
+        };
+        Ok(PutOutcome::Stored { sha256, state, became_complete: completion.is_some() })
+    }
+
+    fn stored_sha(&self, sop_instance_uid: &str) -> Result<Option<String>> {
+        self.lock()
+            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [sop_instance_uid], |r| r.get(0))
+            .optional()
+            .ctx("looking up an instance")
+    }
+
+    /// Marks a receiving study complete; `Ok(false)` when it already was complete or routed.
+    pub fn complete(&self, study_uid: &str, why: Completion) -> Result<bool> {
+        let conn = self.lock();
+        let changed = conn
+            .execute(
+                "UPDATE studies SET state = 'complete', completion = ?2 WHERE study_uid = ?1 AND state = 'receiving'",
+                params![study_uid, why.as_str()],
+            )
+            .ctx("completing a study")?;
+        if changed == 0 {
+            let exists: bool = conn
+                .query_row("SELECT COUNT(*) FROM studies WHERE study_uid = ?1", [study_uid], |r| r.get::<_, i64>(0))
+                .ctx("completing a study")?
+                > 0;
+            if !exists {
+                return Err(Error::UnknownStudy { study_uid: study_uid.to_owned() });
+            }
+        }
+        Ok(changed == 1)
+    }
+
+    /// Receiving studies whose last instance arrived at or before `cutoff_ms`.
+    pub fn quiet_studies(&self, cutoff_ms: i64) -> Result<Vec<String>> {
+        self.lock()
+            .prepare_cached("SELECT study_uid FROM studies WHERE state = 'receiving' AND last_received <= ?1")
+            .and_then(|mut s| s.query_map([cutoff_ms], |r| r.get(0))?.collect())
+            .ctx("finding quiet studies")
+    }
+
+    /// Studies waiting to be scored, oldest first.
+    pub fn pending(&self) -> Result<Vec<String>> {
+        self.lock()
+            .prepare_cached("SELECT study_uid FROM studies WHERE state = 'complete' ORDER BY last_received")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .ctx("listing studies to score")
+    }
+
+    /// Records a scoring result for `generation`. The study becomes `routed` only if no
+    /// instance arrived since that generation; returns whether it did (otherwise it stays
+    /// `complete` and must be scored again).
+    pub fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("recording a scoring")?;
+        tx.execute(
+            "INSERT INTO scorings (study_uid, generation, result_json, at) VALUES (?1, ?2, ?3, ?4)",
+            params![study_uid, generation, result_json, now_ms],
+        )
+        .ctx("recording a scoring")?;
+        let routed = tx
+            .execute(
+                "UPDATE studies SET state = 'routed' WHERE study_uid = ?1 AND generation = ?2 AND state = 'complete'",
+                params![study_uid, generation],
+            )
+            .ctx("recording a scoring")?
+            == 1;
+        tx.commit().ctx("recording a scoring")?;
+        Ok(routed)
+    }
+
+    /// Everything about one study, or `None` when nothing of it was received.
+    pub fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {
+        let conn = self.lock();
+        let tx = conn.unchecked_transaction().ctx("loading a study")?;
+        type Row = (String, Option<String>, i64, i64, i64);
+        let row: Option<Row> = tx
+            .query_row(
+                "SELECT state, completion, generation, first_received, last_received FROM studies WHERE study_uid = ?1",
+                [study_uid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .ctx("loading a study")?;
+        let Some((state, completion, generation, first_received_ms, last_received_ms)) = row else { return Ok(None) };
+        let instances = tx
+            .prepare(
+                "SELECT sop_instance_uid, study_uid, series_uid, sop_class_uid, laterality, view, transfer_syntax_uid,
+                        patient_id, patient_name, size_bytes, sha256, received
+                 FROM instances WHERE study_uid = ?1 ORDER BY received, sop_instance_uid",
+            )
+            .and_then(|mut s| {
+                s.query_map([study_uid], |r| {
+                    Ok(InstanceRecord {
+                        instance: NewInstance {
+                            sop_instance_uid: r.get(0)?,
+                            study_uid: r.get(1)?,
+                            series_uid: r.get(2)?,
+                            sop_class_uid: r.get(3)?,
+                            laterality: r.get(4)?,
+                            view: r.get(5)?,
+                            transfer_syntax_uid: r.get(6)?,
+                            patient_id: r.get(7)?,
+                            patient_name: r.get(8)?,
+                        },
+                        size_bytes: r.get::<_, i64>(9)? as u64,
+                        sha256: r.get(10)?,
+                        received_ms: r.get(11)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .ctx("loading a study")?;
+        let scorings = tx
+            .prepare("SELECT generation, result_json, at FROM scorings WHERE study_uid = ?1 ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([study_uid], |r| Ok(ScoringRecord { generation: r.get(0)?, result_json: r.get(1)?, at_ms: r.get(2)? }))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .ctx("loading a study")?;
+        Ok(Some(StudyRecord {
+            study_uid: study_uid.to_owned(),
+            state: StudyState::parse(&state)?,
+            completion,
+            generation,
+            first_received_ms,
+            last_received_ms,
+            instances,
+            scorings,
+        }))
+    }
+
+    /// A stored instance's bytes, checked against its hash.
+    pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        blobs::read(&self.blobs, sha256)
+    }
+
+    /// Number of instances and of blob bytes stored (for metrics and tests).
+    pub fn totals(&self) -> Result<(u64, u64)> {
+        self.lock()
+            .query_row("SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM instances", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .ctx("counting instances")
+    }
+
+    pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.lock()
+    }
+}

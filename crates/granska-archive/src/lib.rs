@@ -1,0 +1,24 @@
+//! The archive: what Granska has received, durably.
+//!
+//! - a content-addressed blob store (`blobs/ab/cd/<sha256>`), each blob written to a temporary
+//!   file, fsync'd, renamed into place and its directory fsync'd before the index refers to it;
+//! - an SQLite index (WAL, `synchronous = FULL`) of instances and studies, with each study's
+//!   assembly state: `receiving` → `complete` (waiting to be scored) → `routed`; an instance
+//!   arriving after routing sends the study back to `complete` (re-scoring);
+//! - every scoring result ever recorded (JSON, newest last);
+//! - the audit log of accesses to studies.
+//!
+//! An instance is acknowledged to its sender only after [`Archive::put`] returned, so an
+//! acknowledged instance survives a crash or power loss.
+#![warn(missing_docs)]
+
+mod audit;
+mod blobs;
+mod error;
+mod index;
+
+pub use audit::{AuditFilter, AuditRecord};
+pub use error::{Error, Result};
+pub use index::{
+    Archive, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord, StudyState,
+};
