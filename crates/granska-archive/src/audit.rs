@@ -62,8 +62,7 @@ impl Archive {
                  WHERE (?1 IS NULL OR study_uid = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY seq",
             )
             .ctx("reading the audit log")?;
-        let rows = stmt
-            .query_map(params![filter.study_uid, filter.principal], |r| {
+        stmt.query_map(params![filter.study_uid, filter.principal], |r| {
                 Ok(AuditRecord {
                     seq: r.get(0)?,
                     at_ms: r.get(1)?,
@@ -75,7 +74,6 @@ impl Archive {
                 })
             })
             .and_then(|rows| rows.collect())
-            .ctx("reading the audit log");
-        rows
+            .ctx("reading the audit log")
     }
 }

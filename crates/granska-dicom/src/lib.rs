@@ -78,6 +78,14 @@ impl DicomFile {
         meta::extract(&self.object, self.transfer_syntax_uid(), profile).map_err(|k| Error::new(&self.name, k))
     }
 
+    /// Patient ID (0010,0020) and Patient's Name (0010,0010), when present. Patient data:
+    /// only for display to authorised people, never for logs.
+    pub fn patient_identity(&self) -> (Option<String>, Option<String>) {
+        let r = meta::Reader(&self.object);
+        let get = |tag| r.str(tag).map(std::borrow::Cow::into_owned);
+        (get(dicom_dictionary_std::tags::PATIENT_ID), get(dicom_dictionary_std::tags::PATIENT_NAME))
+    }
+
     /// Decode the stored pixel values (no rescale, no VOI, no inversion) of every frame.
     pub fn pixels(&self) -> Result<PixelArray, Error> {
         pixels::decode(&self.object).map_err(|k| Error::new(&self.name, k))

@@ -35,6 +35,22 @@ pub enum Device {
     },
 }
 
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    /// `cpu`, `cuda` (device 0) or `cuda:N`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda { device_id: 0 }),
+            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(device_id) => Ok(Device::Cuda { device_id }),
+                None => Err(format!("device must be cpu, cuda or cuda:N, found {other:?}")),
+            },
+        }
+    }
+}
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::Result;
 use crate::model::{
     ClaimedTask, Counts, PageRequest, Read, Reader, RouteInput, RouteOutcome, StudyHistory, Submission, SubmitOutcome,
-    TaskId, WorklistPage,
+    Task, TaskId, WorklistPage,
 };
 
 /// The durable reading workflow.
@@ -36,6 +36,9 @@ pub trait WorklistStore: Send + Sync {
     /// The reader's worklist in priority order: their own claimed tasks, then every queued
     /// task they may take.
     fn worklist(&self, reader: &Reader, page: PageRequest) -> Result<WorklistPage>;
+
+    /// One task (its exam, kind, state and holder).
+    fn task(&self, task_id: TaskId) -> Result<Task>;
 
     /// Everything stored about one exam (for audit and administration; not blinded).
     fn history(&self, study_uid: &str) -> Result<StudyHistory>;

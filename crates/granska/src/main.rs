@@ -25,19 +25,44 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Score exams with a model: per view, per breast, exam score, category 1–10.
     Score(cmd::score::Args),
+    /// Run the service: gRPC ingest → score → route → worklist (config: --config, GRANSKA__…).
+    Serve(cmd::serve::Args),
+    /// Upload DICOM files to a server; exit 1 if any instance is rejected.
+    Push(cmd::push::Args),
+    /// Show the prioritised worklist.
+    Worklist(cmd::reading::WorklistArgs),
+    /// Claim, submit or release reading tasks.
+    Read(cmd::reading::ReadArgs),
+    /// Show what the server knows of one study.
+    Study(cmd::reading::StudyArgs),
+    /// Read the audit log of a data directory.
+    Audit(cmd::audit::Args),
+    /// Make a bearer token and its config entry.
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The service logs its progress; the one-shot commands only warnings.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GRANSKA_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GRANSKA_LOG").unwrap_or_else(|_| default_level.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Phantom(args) => cmd::phantom::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Decode(args) => cmd::decode::run(args),
         Command::Score(args) => cmd::score::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Push(args) => cmd::push::run(args),
+        Command::Worklist(args) => cmd::reading::worklist(args),
+        Command::Read(args) => cmd::reading::read(args),
+        Command::Study(args) => cmd::reading::study(args),
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match result {
         Ok(code) => code,

@@ -21,7 +21,7 @@ pub use migrations::SCHEMA_VERSION;
 use crate::error::{Error, Result};
 use crate::model::{
     ClaimedTask, Counts, NextStep, PageRequest, Read, ReadDecision, Reader, RouteInput, RouteOutcome, StudyHistory,
-    Submission, SubmitOutcome, TaskId, TaskKind, TaskState, WorklistPage,
+    Submission, SubmitOutcome, Task, TaskId, TaskKind, TaskState, WorklistPage,
 };
 use crate::store::{Clock, SystemClock, WorklistStore};
 use crate::workflow::{self, Step};
@@ -598,6 +598,12 @@ impl WorklistStore for SqliteStore {
         let conn = self.lock();
         let now = self.options.clock.now_ms();
         queries::worklist(&conn, reader, page, now, max_wait)
+    }
+
+    fn task(&self, task_id: TaskId) -> Result<Task> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().ctx("loading a task")?;
+        rows::load_task(&tx, task_id).map(|t| t.task)
     }
 
     fn history(&self, study_uid: &str) -> Result<StudyHistory> {

@@ -1,9 +1,15 @@
 //! One module per subcommand: argument structs and the glue that calls the libraries.
 
+pub mod audit;
+pub mod client;
 pub mod decode;
 pub mod inspect;
 pub mod phantom;
+pub mod push;
+pub mod reading;
 pub mod score;
+pub mod serve;
+pub mod token;
 
 /// The validation profile selected by `--lenient`.
 pub fn profile(lenient: bool) -> granska_dicom::Profile {

@@ -43,14 +43,7 @@ impl ModelArgs {
     pub fn scorer(&self) -> anyhow::Result<Scorer> {
         let dir = self.model.clone().unwrap_or_else(default_model_dir);
         let model = Model::load(&dir)?;
-        let device = match self.device.as_str() {
-            "cpu" => Device::Cpu,
-            "cuda" => Device::Cuda { device_id: 0 },
-            other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-                Some(device_id) => Device::Cuda { device_id },
-                None => anyhow::bail!("--device must be cpu, cuda or cuda:N, found {other:?}"),
-            },
-        };
+        let device: Device = self.device.parse().map_err(|e| anyhow::anyhow!("--{e}"))?;
         let config = EngineConfig {
             ort_library: self.ort_library.clone(),
             intra_threads: self.threads,

@@ -1,0 +1,210 @@
+//! Configuration: built-in defaults → one TOML file → `GRANSKA__SECTION__KEY` environment
+//! variables (e.g. `GRANSKA__SERVER__LISTEN=0.0.0.0:50051`), into one typed struct. Every key
+//! has a working default, so `granska serve` runs with no file at all.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServerError;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listening sockets, data directory, TLS.
+    pub server: ServerSection,
+    /// The scoring model.
+    pub model: ModelSection,
+    /// The triage policy.
+    pub policy: PolicySection,
+    /// Ingest limits and study assembly.
+    pub ingest: IngestSection,
+    /// Scoring workers.
+    pub scoring: ScoringSection,
+    /// Reading workflow.
+    pub worklist: WorklistSection,
+    /// Bearer tokens.
+    pub auth: AuthSection,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// gRPC address.
+    pub listen: String,
+    /// Prometheus `/metrics` address; empty disables it.
+    pub metrics_listen: String,
+    /// Where blobs, the index, the worklist and the audit log live.
+    pub data_dir: PathBuf,
+    /// TLS (rustls); absent: plaintext.
+    pub tls: Option<TlsSection>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: "127.0.0.1:50051".into(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            data_dir: "granska-data".into(),
+            tls: None,
+        }
+    }
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+/// `[model]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    /// Model directory (model.toml + model.onnx).
+    pub dir: PathBuf,
+    /// ONNX Runtime library; absent: `ORT_DYLIB_PATH`, then the one found at build time.
+    pub ort_library: Option<PathBuf>,
+    /// Intra-op threads (0: one per core).
+    pub threads: usize,
+    /// Most views per inference batch.
+    pub batch: usize,
+    /// Longest a view waits for its batch to fill, ms.
+    pub batch_wait_ms: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// With CUDA: run on CPU (logged loudly) when CUDA cannot be used.
+    pub cuda_fallback: bool,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        ModelSection {
+            dir: granska_model::SHIPPED_MODEL.into(),
+            ort_library: None,
+            threads: 0,
+            batch: 16,
+            batch_wait_ms: 5,
+            device: "cpu".into(),
+            cuda_fallback: false,
+        }
+    }
+}
+
+/// `[policy]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySection {
+    /// A built-in policy: masai, threshold, normal-triage, double-all.
+    pub name: String,
+    /// A policy TOML file instead of a built-in.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        PolicySection { name: "masai".into(), file: None }
+    }
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSection {
+    /// A study with fewer than four views is completed after this long without a new instance.
+    pub quiet_period_s: u64,
+    /// Largest accepted instance, MiB.
+    pub max_instance_mib: u64,
+    /// `strict` (Digital Mammography SOP classes only) or `lenient`.
+    pub profile: String,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection { quiet_period_s: 120, max_instance_mib: 1024, profile: "strict".into() }
+    }
+}
+
+/// `[scoring]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringSection {
+    /// Exams decoded and scored at once (their views share inference batches).
+    pub workers: usize,
+    /// Complete studies waiting for a worker before ingest waits (backpressure).
+    pub queue: usize,
+    /// An exam not scored within this long is routed to double reading as unscorable.
+    pub timeout_s: u64,
+}
+
+impl Default for ScoringSection {
+    fn default() -> Self {
+        ScoringSection { workers: 2, queue: 64, timeout_s: 120 }
+    }
+}
+
+/// `[worklist]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorklistSection {
+    /// How long a claim lasts.
+    pub lease_minutes: u64,
+}
+
+impl Default for WorklistSection {
+    fn default() -> Self {
+        WorklistSection { lease_minutes: 15 }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// `[[auth.tokens]]` entries. With none, tokens are generated into `<data_dir>/tokens.toml`.
+    pub tokens: Vec<TokenEntry>,
+}
+
+/// One `[[auth.tokens]]` entry: the sha256 of a bearer token, never the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    /// Who the token belongs to (audit records name it).
+    pub principal: String,
+    /// pacs | radiologist | researcher | admin
+    pub role: String,
+    /// Lower-case hex sha256 of the token.
+    pub token_sha256: String,
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Hashes are not secrets, but keep them out of logs anyway.
+        f.debug_struct("TokenEntry").field("principal", &self.principal).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `GRANSKA__…` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ServerError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ServerError::Config(format!("config file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("GRANSKA__").split("__"))
+            .extract()
+            .map_err(|e| ServerError::Config(e.to_string()))
+    }
+}

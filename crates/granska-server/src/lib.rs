@@ -1,0 +1,182 @@
+//! The Granska service: gRPC ingest → durable store → study assembly → scoring → triage →
+//! worklist, with bearer-token auth, an audit log, Prometheus metrics, health and reflection.
+//!
+//! Only this crate knows tonic and prost; the protobuf types (`proto`) are converted to domain
+//! types at the edge (`service/`). [`serve`] takes its listeners and shutdown signal, so tests
+//! bind port 0 and run servers in-process.
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod pipeline;
+mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use granska_archive::Archive;
+use granska_dicom::Profile;
+use granska_model::{Engine, EngineConfig, Model, Scorer};
+use granska_triage::Policy;
+use granska_worklist::{SqliteStore, StoreOptions};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+pub use error::ServerError;
+
+/// Generated protobuf and gRPC code of `proto/granska/v1`.
+pub mod proto {
+    /// Package `granska.v1`.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("granska.v1");
+    }
+    /// The encoded descriptors, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("granska_descriptor");
+}
+
+/// Largest gRPC message accepted: chunks are ≤ 1 MiB by contract; allow headroom.
+const MAX_MESSAGE: usize = 8 << 20;
+
+/// Loads the policy named by the configuration: `(policy, its TOML text)`.
+pub fn load_policy(config: &Config) -> Result<(Policy, String), ServerError> {
+    match &config.policy.file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| ServerError::Config(format!("cannot read policy file {}: {e}", file.display())))?;
+            Ok((Policy::from_toml(&text, &file.display().to_string())?, text))
+        }
+        None => {
+            let policy = Policy::builtin(&config.policy.name)?;
+            let text = granska_triage::BUILTIN_POLICIES
+                .iter()
+                .find(|(n, _)| *n == config.policy.name)
+                .map(|(_, t)| (*t).to_owned())
+                .unwrap_or_default();
+            Ok((policy, text))
+        }
+    }
+}
+
+/// Runs the service on `listener` (and `/metrics` on `metrics`) until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let data_dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| ServerError::Config(format!("cannot create data_dir {}: {e}", data_dir.display())))?;
+    let tokens = auth::Tokens::load(&config.auth.tokens, &data_dir)?;
+    let (policy, policy_toml) = load_policy(&config)?;
+    let profile = match config.ingest.profile.as_str() {
+        "strict" => Profile::Strict,
+        "lenient" => Profile::Lenient,
+        other => return Err(ServerError::Config(format!("ingest.profile must be strict or lenient, found {other:?}"))),
+    };
+    let m = &config.model;
+    let device = m.device.parse().map_err(|e| ServerError::Config(format!("model.{e}")))?;
+    let engine_config = EngineConfig {
+        ort_library: m.ort_library.clone(),
+        intra_threads: m.threads,
+        max_batch: m.batch.max(1),
+        max_wait: Duration::from_millis(m.batch_wait_ms),
+        device,
+        cuda_fallback_to_cpu: m.cuda_fallback,
+        ..EngineConfig::default()
+    };
+    let dir = m.dir.clone();
+    let scorer = tokio::task::spawn_blocking(move || {
+        let model = Model::load(&dir)?;
+        let engine = Engine::start(&model, &engine_config)?;
+        Ok::<_, granska_model::Error>(Scorer { model, engine })
+    })
+    .await
+    .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
+    let archive = Arc::new(Archive::open(&data_dir)?);
+    let worklist = Arc::new(SqliteStore::open(
+        data_dir.join("worklist.db"),
+        StoreOptions {
+            lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
+            max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
+            ..StoreOptions::default()
+        },
+    )?);
+    let metrics_registry = metrics::Metrics::new();
+    let pipeline = pipeline::Pipeline::start(
+        archive,
+        worklist,
+        Arc::new(policy),
+        Arc::new(scorer),
+        metrics_registry.clone(),
+        pipeline::PipelineOptions {
+            profile,
+            quiet: Duration::from_secs(config.ingest.quiet_period_s),
+            timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
+            workers: config.scoring.workers,
+            queue: config.scoring.queue,
+        },
+    );
+
+    use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
+    let ingest = service::ingest::IngestService {
+        pipeline: pipeline.clone(),
+        max_instance: (config.ingest.max_instance_mib as usize) << 20,
+    };
+    let worklist = service::worklist::WorklistService { pipeline: pipeline.clone() };
+    let models = service::models::ModelsService { pipeline: pipeline.clone(), policy_toml };
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<IngestServer<service::ingest::IngestService>>().await;
+    health_reporter.set_serving::<WorklistServer<service::worklist::WorklistService>>().await;
+    health_reporter.set_serving::<ModelsServer<service::models::ModelsService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if let Some(metrics_listener) = metrics {
+        let (registry, stop) = (metrics_registry.clone(), stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(metrics_listener, registry, stop).await {
+                tracing::error!(error = %e, "metrics endpoint failed");
+            }
+        });
+    }
+
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.server.tls {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| ServerError::Config(format!("cannot read {}: {e}", p.display())))
+        };
+        let identity = tonic::transport::Identity::from_pem(read(&tls.cert_file)?, read(&tls.key_file)?);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let auth = tonic::service::InterceptorLayer::new(move |req| tokens.authenticate(req));
+    let address = listener.local_addr()?;
+    tracing::info!(%address, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "granska serving");
+    builder
+        .layer(auth)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(IngestServer::new(ingest).max_decoding_message_size(MAX_MESSAGE))
+        .add_service(WorklistServer::new(worklist))
+        .add_service(ModelsServer::new(models))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped(stop_rx))
+        .await?;
+    tracing::info!("granska stopped");
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! `granska worklist`, `granska read claim|submit|release` and `granska study`: what a
+//! radiologist (or an administrator) does from a terminal.
+
+use std::process::ExitCode;
+
+use granska_server::proto::v1 as pb;
+use pb::ingest_client::IngestClient;
+use pb::worklist_client::WorklistClient;
+use serde_json::{Value, json};
+
+use super::client::{Connection, runtime, status_error};
+
+#[derive(Debug, clap::Args)]
+pub struct WorklistArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Most exams to list.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+fn entry_json(e: &pb::WorklistEntry) -> Value {
+    json!({
+        "study_uid": e.study_instance_uid,
+        "status": e.status,
+        "category": e.category,
+        "reading_mode": e.reading_mode,
+        "flags": e.flags,
+        "reason": (!e.reason.is_empty()).then_some(&e.reason),
+        "overdue": e.overdue,
+        "waiting_since_unix_ms": e.waiting_since_unix_ms,
+        "tasks": e.tasks.iter().map(|t| json!({
+            "task_id": t.task_id,
+            "kind": t.kind,
+            "state": t.state,
+            "held_by_you": t.held_by_you,
+            "available_to_you": t.available_to_you,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn worklist(args: WorklistArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let mut client = WorklistClient::new(args.connection.connect("radiologist").await?);
+        let mut entries = Vec::new();
+        let mut token = String::new();
+        while entries.len() < args.limit {
+            let page_size = (args.limit - entries.len()).min(1000) as u32;
+            let page = client
+                .list(pb::ListRequest { page_size, page_token: token })
+                .await
+                .map_err(|s| status_error("Worklist.List", s))?
+                .into_inner();
+            entries.extend(page.entries);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        entries.truncate(args.limit);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&entries.iter().map(entry_json).collect::<Vec<_>>())?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if entries.is_empty() {
+            println!("the worklist is empty");
+        }
+        println!("{:>3}  {:<46} {:<10} {:>3} {:<6} {:<24} tasks", "#", "study", "status", "cat", "mode", "flags");
+        for (i, e) in entries.iter().enumerate() {
+            let tasks: Vec<String> = e.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
+            println!(
+                "{:>3}  {:<46} {:<10} {:>3} {:<6} {:<24} {}{}",
+                i + 1,
+                e.study_instance_uid,
+                e.status,
+                e.category.map_or("-".into(), |c| c.to_string()),
+                e.reading_mode,
+                e.flags.join(","),
+                tasks.join(" "),
+                if e.overdue { "  OVERDUE" } else { "" },
+            );
+            if !e.reason.is_empty() {
+                println!("     reason: {}", e.reason);
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    #[command(subcommand)]
+    action: ReadAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ReadAction {
+    /// Claim the next task available to you (prints `null` with --json when there is none).
+    Claim {
+        #[command(flatten)]
+        connection: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit your read of a claimed task.
+    Submit {
+        #[command(flatten)]
+        connection: Connection,
+        /// The task id from `read claim`.
+        #[arg(long)]
+        task: i64,
+        /// recall or no-recall.
+        #[arg(long, value_parser = ["recall", "no-recall"])]
+        decision: String,
+        /// Optional free-text note.
+        #[arg(long)]
+        note: Option<String>,
+        /// Idempotency key; a retry with the same id changes nothing (default: random).
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Return a claimed task to the queue.
+    Release {
+        #[command(flatten)]
+        connection: Connection,
+        /// The task id.
+        #[arg(long)]
+        task: i64,
+    },
+}
+
+fn claimed_json(t: &pb::ClaimedTask) -> Value {
+    json!({
+        "task_id": t.task_id,
+        "study_uid": t.study_instance_uid,
+        "kind": t.kind,
+        "lease_expires_unix_ms": t.lease_expires_unix_ms,
+        "resumed": t.resumed,
+        "status": t.status,
+        "category": t.category,
+        "reading_mode": t.reading_mode,
+        "flags": t.flags,
+        "reason": (!t.reason.is_empty()).then_some(&t.reason),
+        "sop_instance_uids": t.sop_instance_uids,
+        "prior_reads": t.prior_reads.iter().map(|r| json!({"kind": r.kind, "reader": r.reader, "decision": r.decision, "note": r.note})).collect::<Vec<_>>(),
+    })
+}
+
+fn random_request_id() -> String {
+    granska_server::auth::new_token()[..32].to_owned()
+}
+
+pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        match args.action {
+            ReadAction::Claim { connection, json } => {
+                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                let task = client
+                    .claim_next(pb::ClaimNextRequest {})
+                    .await
+                    .map_err(|s| status_error("Worklist.ClaimNext", s))?
+                    .into_inner()
+                    .task;
+                match (&task, json) {
+                    (Some(t), true) => println!("{}", serde_json::to_string_pretty(&claimed_json(t))?),
+                    (None, true) => println!("null"),
+                    (Some(t), false) => {
+                        println!(
+                            "claimed task {} ({} read) of study {}: {} category {}, {} reading{}{}",
+                            t.task_id,
+                            t.kind,
+                            t.study_instance_uid,
+                            t.status,
+                            t.category.map_or("-".into(), |c| c.to_string()),
+                            t.reading_mode,
+                            if t.flags.is_empty() { String::new() } else { format!(", flags {}", t.flags.join(",")) },
+                            if t.reason.is_empty() { String::new() } else { format!(", reason: {}", t.reason) },
+                        );
+                        for r in &t.prior_reads {
+                            println!("  {} read by {}: {}{}", r.kind, r.reader, r.decision, if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) });
+                        }
+                    }
+                    (None, false) => println!("no task available to you"),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            ReadAction::Submit { connection, task, decision, note, request_id, json } => {
+                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                let decision = if decision == "recall" {
+                    pb::submit_read_request::Decision::Recall
+                } else {
+                    pb::submit_read_request::Decision::NoRecall
+                };
+                let r = client
+                    .submit_read(pb::SubmitReadRequest {
+                        task_id: task,
+                        decision: decision as i32,
+                        note: note.unwrap_or_default(),
+                        request_id: request_id.unwrap_or_else(random_request_id),
+                    })
+                    .await
+                    .map_err(|s| status_error("Worklist.SubmitRead", s))?
+                    .into_inner();
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json!({
+                            "duplicate": r.duplicate, "next": r.next,
+                            "outcome": (!r.outcome.is_empty()).then_some(&r.outcome),
+                            "outcome_via": (!r.outcome_via.is_empty()).then_some(&r.outcome_via),
+                        }))?
+                    );
+                } else {
+                    match r.next.as_str() {
+                        "final" => println!("read submitted; final outcome: {} ({})", r.outcome, r.outcome_via),
+                        "consensus" => println!("read submitted; the reads disagree: the exam goes to consensus"),
+                        _ => println!("read submitted; waiting for the other read"),
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            ReadAction::Release { connection, task } => {
+                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                client.release(pb::ReleaseRequest { task_id: task }).await.map_err(|s| status_error("Worklist.Release", s))?;
+                println!("task {task} released");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StudyArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Study Instance UID.
+    study_uid: String,
+}
+
+fn scoring_json(s: &pb::ScoringResult) -> Value {
+    json!({
+        "status": s.status,
+        "reason": (!s.reason.is_empty()).then_some(&s.reason),
+        "exam_score": s.exam_score,
+        "category": s.category,
+        "extra_high": s.extra_high,
+        "model": s.model.as_ref().map(|m| json!({"name": m.name, "version": m.version, "sha256": m.sha256})),
+        "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "score": v.score, "error": (!v.error.is_empty()).then_some(&v.error)})).collect::<Vec<_>>(),
+        "scored_unix_ms": s.scored_unix_ms,
+    })
+}
+
+pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let mut client = IngestClient::new(args.connection.connect("researcher").await?);
+        let s = client
+            .get_study(pb::GetStudyRequest { study_instance_uid: args.study_uid.clone() })
+            .await
+            .map_err(|s| status_error("Ingest.GetStudy", s))?
+            .into_inner();
+        let value = json!({
+            "study_uid": s.study_instance_uid,
+            "state": s.state,
+            "complete": s.complete,
+            "completion": s.completion,
+            "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "transfer_syntax_uid": v.transfer_syntax_uid, "size_bytes": v.size_bytes})).collect::<Vec<_>>(),
+            "scoring": s.scoring.as_ref().map(scoring_json),
+            "superseded_scorings": s.superseded_scorings.iter().map(scoring_json).collect::<Vec<_>>(),
+            "routing": s.routing.as_ref().map(|r| json!({"reading_mode": r.reading_mode, "flags": r.flags, "reason": (!r.reason.is_empty()).then_some(&r.reason), "policy": format!("{} v{}", r.policy_name, r.policy_version), "decided_unix_ms": r.decided_unix_ms})),
+            "reading": s.reading.as_ref().map(|r| json!({
+                "tasks": r.tasks.iter().map(|t| json!({"task_id": t.task_id, "kind": t.kind, "state": t.state})).collect::<Vec<_>>(),
+                "outcome": (!r.outcome.is_empty()).then_some(&r.outcome),
+                "outcome_via": (!r.outcome_via.is_empty()).then_some(&r.outcome_via),
+            })),
+            "patient": s.patient.as_ref().map(|p| json!({"patient_id": p.patient_id, "patient_name": p.patient_name})),
+        });
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            println!("study {} — {} ({} views{})", s.study_instance_uid, s.state, s.views.len(), if s.completion.is_empty() { String::new() } else { format!(", complete: {}", s.completion) });
+            for v in &s.views {
+                println!("  {}-{:<5} {}", v.laterality, v.view, v.sop_instance_uid);
+            }
+            if let Some(sc) = &s.scoring {
+                println!(
+                    "scoring: {} score {} category {}{}{}",
+                    sc.status,
+                    sc.exam_score.map_or("-".into(), |x| format!("{x:.4}")),
+                    sc.category.map_or("-".into(), |c| c.to_string()),
+                    if sc.extra_high { " extra-high" } else { "" },
+                    if sc.reason.is_empty() { String::new() } else { format!(" — {}", sc.reason) },
+                );
+            }
+            if let Some(r) = &s.routing {
+                println!("routing: {} reading ({} v{}){}", r.reading_mode, r.policy_name, r.policy_version, if r.flags.is_empty() { String::new() } else { format!(", flags {}", r.flags.join(",")) });
+            }
+            if let Some(r) = &s.reading {
+                let tasks: Vec<String> = r.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
+                println!("reading: {}{}", tasks.join(" "), if r.outcome.is_empty() { String::new() } else { format!(" → {} ({})", r.outcome, r.outcome_via) });
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
