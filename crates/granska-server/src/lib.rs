@@ -108,6 +108,11 @@ pub async fn serve(
         },
     )?);
     let metrics_registry = metrics::Metrics::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     let pipeline = pipeline::Pipeline::start(
         archive,
         worklist,
@@ -121,6 +126,7 @@ pub async fn serve(
             workers: config.scoring.workers,
             queue: config.scoring.queue,
         },
+        stop_rx.clone(),
     );
 
     use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
@@ -140,11 +146,6 @@ pub async fn serve(
         .build_v1()
         .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };

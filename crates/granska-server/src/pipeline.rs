@@ -151,6 +151,8 @@ pub struct Pipeline {
     pub metrics: Metrics,
     /// Worklist changes, for Watch.
     pub changes: broadcast::Sender<Change>,
+    /// Becomes `true` when the server is stopping (long-lived streams end then).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     options: PipelineOptions,
     queue: mpsc::Sender<String>,
 }
@@ -173,10 +175,12 @@ impl Pipeline {
         scorer: Arc<Scorer>,
         metrics: Metrics,
         options: PipelineOptions,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<Pipeline> {
         let (queue, rx) = mpsc::channel(options.queue.max(1));
         let (changes, _) = broadcast::channel(1024);
-        let pipeline = Arc::new(Pipeline { archive, worklist, policy, scorer, metrics, changes, options, queue });
+        let pipeline =
+            Arc::new(Pipeline { archive, worklist, policy, scorer, metrics, changes, stopping, options, queue });
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..pipeline.options.workers.max(1) {
             let (p, rx) = (pipeline.clone(), rx.clone());

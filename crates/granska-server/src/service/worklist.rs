@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use granska_worklist::WorklistStore;
 use granska_worklist::model::{NextStep, PageRequest, ReadDecision, Reader, Submission};
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::{audit, outcome_of};
@@ -94,18 +93,37 @@ impl pb::worklist_server::Worklist for WorklistService {
 
     async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         authorize(&request, Rpc::Watch)?;
-        let stream = BroadcastStream::new(self.pipeline.changes.subscribe()).filter_map(|c| match c {
-            Ok(c) => Some(Ok(pb::WorklistChange {
-                study_instance_uid: c.study_uid,
-                change: c.change.into(),
-                task_id: c.task_id,
-                task_kind: c.task_kind,
-                at_unix_ms: c.at_ms,
-            })),
-            // A slow watcher missed changes: tell it to List again rather than end the stream.
-            Err(_) => Some(Ok(pb::WorklistChange { change: "resync".into(), ..Default::default() })),
+        let mut changes = self.pipeline.changes.subscribe();
+        let mut stopping = self.pipeline.stopping.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        // Forward changes until the client goes away or the server stops (a graceful shutdown
+        // waits for open streams, so this one must end).
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    _ = stopping.wait_for(|s| *s) => break,
+                    c = changes.recv() => c,
+                };
+                let message = match change {
+                    Ok(c) => pb::WorklistChange {
+                        study_instance_uid: c.study_uid,
+                        change: c.change.into(),
+                        task_id: c.task_id,
+                        task_kind: c.task_kind,
+                        at_unix_ms: c.at_ms,
+                    },
+                    // A slow watcher missed changes: tell it to List again rather than end.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        pb::WorklistChange { change: "resync".into(), ..Default::default() }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if tx.send(Ok(message)).await.is_err() {
+                    break;
+                }
+            }
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     #[tracing::instrument(skip_all)]
@@ -208,6 +226,9 @@ impl pb::worklist_server::Worklist for WorklistService {
         audit(&self.pipeline, &who, Rpc::SubmitRead, vec![study], &outcome_of(&result)).await?;
         let (task, out) = result?;
         let mut response = pb::SubmitReadResponse { duplicate: out.duplicate, ..Default::default() };
+        if !out.duplicate {
+            self.pipeline.publish(&task.study_uid, "read", task.id, task.kind.as_str());
+        }
         match out.next {
             NextStep::AwaitingOtherRead => response.next = "awaiting-other-read".into(),
             NextStep::Consensus(id) => {
@@ -224,9 +245,6 @@ impl pb::worklist_server::Worklist for WorklistService {
                     self.pipeline.publish(&task.study_uid, "final", 0, "");
                 }
             }
-        }
-        if !out.duplicate {
-            self.pipeline.publish(&task.study_uid, "read", task.id, task.kind.as_str());
         }
         Ok(Response::new(response))
     }

@@ -1,1 +1,8 @@
-//! Integration tests of granska-server.
+//! Integration tests of granska-server: real servers on 127.0.0.1 (port 0), real gRPC over
+//! sockets, the real shipped model and SQLite.
+
+mod e2e;
+mod ingest;
+mod permissions;
+mod python;
+mod support;
