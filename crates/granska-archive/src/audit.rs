@@ -37,7 +37,15 @@ pub struct AuditFilter {
 
 impl Archive {
     /// Appends audit records in one transaction (one per study an answer touches).
-    pub fn audit(&self, at_ms: i64, principal: &str, role: &str, action: &str, studies: &[Option<&str>], outcome: &str) -> Result<()> {
+    pub fn audit(
+        &self,
+        at_ms: i64,
+        principal: &str,
+        role: &str,
+        action: &str,
+        studies: &[Option<&str>],
+        outcome: &str,
+    ) -> Result<()> {
         let mut conn = self.connection();
         let tx = conn.transaction().ctx("writing the audit log")?;
         {
@@ -63,17 +71,17 @@ impl Archive {
             )
             .ctx("reading the audit log")?;
         stmt.query_map(params![filter.study_uid, filter.principal], |r| {
-                Ok(AuditRecord {
-                    seq: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    principal: r.get(2)?,
-                    role: r.get(3)?,
-                    action: r.get(4)?,
-                    study_uid: r.get(5)?,
-                    outcome: r.get(6)?,
-                })
+            Ok(AuditRecord {
+                seq: r.get(0)?,
+                at_ms: r.get(1)?,
+                principal: r.get(2)?,
+                role: r.get(3)?,
+                action: r.get(4)?,
+                study_uid: r.get(5)?,
+                outcome: r.get(6)?,
             })
-            .and_then(|rows| rows.collect())
-            .ctx("reading the audit log")
+        })
+        .and_then(|rows| rows.collect())
+        .ctx("reading the audit log")
     }
 }

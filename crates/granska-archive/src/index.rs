@@ -229,7 +229,8 @@ impl Archive {
         let db = root.join("archive.db");
         let mut conn = Connection::open(&db).ctx("opening the archive index")?;
         conn.busy_handler(Some(busy_wait)).ctx("opening the archive index")?;
-        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).ctx("opening the archive index")?;
+        let _: String =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).ctx("opening the archive index")?;
         conn.pragma_update(None, "synchronous", "FULL").ctx("opening the archive index")?;
         conn.pragma_update(None, "foreign_keys", "ON").ctx("opening the archive index")?;
         let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("reading the schema version")?;
@@ -238,7 +239,8 @@ impl Archive {
             return Err(Error::SchemaTooNew { found, supported });
         }
         for (i, sql) in SCHEMA.iter().enumerate().skip(found as usize) {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).ctx("migrating the archive index")?;
+            let tx =
+                conn.transaction_with_behavior(TransactionBehavior::Exclusive).ctx("migrating the archive index")?;
             tx.execute_batch(sql).ctx("migrating the archive index")?;
             tx.pragma_update(None, "user_version", i as i64 + 1).ctx("migrating the archive index")?;
             tx.commit().ctx("migrating the archive index")?;
@@ -271,7 +273,9 @@ impl Archive {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing an instance")?;
         // Re-check inside the write lock: another connection may have stored it meanwhile.
         let raced: Option<String> = tx
-            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [&instance.sop_instance_uid], |r| r.get(0))
+            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [&instance.sop_instance_uid], |r| {
+                r.get(0)
+            })
             .optional()
             .ctx("storing an instance")?;
         if let Some(stored) = raced {
@@ -468,8 +472,10 @@ impl Archive {
         let scorings = tx
             .prepare("SELECT generation, result_json, at FROM scorings WHERE study_uid = ?1 ORDER BY id")
             .and_then(|mut s| {
-                s.query_map([study_uid], |r| Ok(ScoringRecord { generation: r.get(0)?, result_json: r.get(1)?, at_ms: r.get(2)? }))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                s.query_map([study_uid], |r| {
+                    Ok(ScoringRecord { generation: r.get(0)?, result_json: r.get(1)?, at_ms: r.get(2)? })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
             })
             .ctx("loading a study")?;
         Ok(Some(StudyRecord {

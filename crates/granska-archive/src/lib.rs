@@ -20,5 +20,6 @@ mod index;
 pub use audit::{AuditFilter, AuditRecord};
 pub use error::{Error, Result};
 pub use index::{
-    Archive, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord, StudyState,
+    Archive, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord,
+    StudyState,
 };

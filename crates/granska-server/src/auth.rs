@@ -260,7 +260,8 @@ fn write_private(path: &Path, tokens: &TokensFile) -> Result<(), ServerError> {
         toml::to_string(tokens).expect("tokens serialise")
     );
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ServerError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServerError::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)

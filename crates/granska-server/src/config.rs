@@ -188,7 +188,10 @@ pub struct TokenEntry {
 impl std::fmt::Debug for TokenEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Hashes are not secrets, but keep them out of logs anyway.
-        f.debug_struct("TokenEntry").field("principal", &self.principal).field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("TokenEntry")
+            .field("principal", &self.principal)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -202,9 +205,6 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment
-            .merge(Env::prefixed("GRANSKA__").split("__"))
-            .extract()
-            .map_err(|e| ServerError::Config(e.to_string()))
+        figment.merge(Env::prefixed("GRANSKA__").split("__")).extract().map_err(|e| ServerError::Config(e.to_string()))
     }
 }

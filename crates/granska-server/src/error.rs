@@ -65,7 +65,10 @@ pub fn archive_status(e: granska_archive::Error) -> Status {
 }
 
 fn is_busy(e: &rusqlite_error::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(rusqlite_error::ErrorCode::DatabaseBusy | rusqlite_error::ErrorCode::DatabaseLocked))
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite_error::ErrorCode::DatabaseBusy | rusqlite_error::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// rusqlite's error type, reached through the store crates (the server writes no SQL).

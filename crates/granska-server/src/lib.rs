@@ -150,6 +150,7 @@ pub async fn serve(
         let _ = rx.wait_for(|s| *s).await;
     };
     if let Some(metrics_listener) = metrics {
+        tracing::info!(address = %metrics_listener.local_addr()?, "metrics at /metrics");
         let (registry, stop) = (metrics_registry.clone(), stopped(stop_rx.clone()));
         tokio::spawn(async move {
             if let Err(e) = metrics::serve(metrics_listener, registry, stop).await {

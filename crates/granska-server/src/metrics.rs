@@ -1,7 +1,9 @@
 //! Prometheus metrics, one registry per server (tests run several in one process), served as
 //! text on `GET /metrics` of `server.metrics_listen`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// Every metric the server exports.
 #[derive(Clone)]
@@ -31,9 +33,11 @@ impl Metrics {
         let registry = Registry::new_custom(Some("granska".into()), None).expect("valid prefix");
         let instances = IntCounter::new("instances_ingested_total", "DICOM instances stored").expect("valid");
         let bytes = IntCounter::new("ingested_bytes_total", "Bytes of DICOM instances stored").expect("valid");
-        let duplicates = IntCounter::new("instances_duplicate_total", "Re-sent instances already stored").expect("valid");
-        let rejections = IntCounterVec::new(Opts::new("instances_rejected_total", "Rejected instances by reason"), &["reason"])
-            .expect("valid");
+        let duplicates =
+            IntCounter::new("instances_duplicate_total", "Re-sent instances already stored").expect("valid");
+        let rejections =
+            IntCounterVec::new(Opts::new("instances_rejected_total", "Rejected instances by reason"), &["reason"])
+                .expect("valid");
         let queue_depth = IntGauge::new("scoring_queue_depth", "Complete studies waiting to be scored").expect("valid");
         let scoring_in_flight = IntGauge::new("scoring_in_flight", "Studies being scored").expect("valid");
         let stage_seconds = HistogramVec::new(
@@ -59,7 +63,17 @@ impl Metrics {
         ] {
             registry.register(m).expect("unique metric names");
         }
-        Metrics { registry, instances, bytes, duplicates, rejections, queue_depth, scoring_in_flight, stage_seconds, exams_routed }
+        Metrics {
+            registry,
+            instances,
+            bytes,
+            duplicates,
+            rejections,
+            queue_depth,
+            scoring_in_flight,
+            stage_seconds,
+            exams_routed,
+        }
     }
 
     /// The text exposition format.

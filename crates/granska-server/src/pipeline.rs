@@ -385,9 +385,7 @@ impl Pipeline {
                 Err(e) => Assessment::Unscorable { reason: format!("model gave an invalid category: {e}") },
             },
             ("incomplete", _) => Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() },
-            _ => Assessment::Unscorable {
-                reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()),
-            },
+            _ => Assessment::Unscorable { reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()) },
         };
         let decision = self.policy.decide(&assessment);
         let status = match assessment {
@@ -421,8 +419,7 @@ impl Pipeline {
         .await?;
         let category = scoring.category.map_or("none".to_owned(), |c| c.to_string());
         self.metrics.exams_routed.with_label_values(&[&category, decision.mode.as_str()]).inc();
-        self.metrics
-            .observe("last_instance_to_worklist", (now_ms() - record.last_received_ms).max(0) as f64 / 1000.0);
+        self.metrics.observe("last_instance_to_worklist", (now_ms() - record.last_received_ms).max(0) as f64 / 1000.0);
         tracing::info!(
             study_uid = %record.study_uid,
             status = %scoring.status,

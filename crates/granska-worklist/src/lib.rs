@@ -16,7 +16,7 @@ mod store;
 pub mod workflow;
 
 pub use error::{Error, Result};
-pub use sqlite::{SCHEMA_VERSION, SqliteStore, StoreOptions};
-pub use store::{Clock, ManualClock, SystemClock, WorklistStore};
 /// SQLite's error types, for callers that map them (e.g. "database busy" → retry later).
 pub use rusqlite::{Error as SqliteError, ErrorCode as SqliteErrorCode};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore, StoreOptions};
+pub use store::{Clock, ManualClock, SystemClock, WorklistStore};

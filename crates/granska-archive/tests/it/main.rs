@@ -22,14 +22,19 @@ fn four_views_complete_a_study_and_late_instances_reopen_it() {
     let archive = Archive::open(dir.path()).unwrap();
     let views = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
     for (i, (lat, view)) in views.iter().enumerate() {
-        let out = archive.put(format!("bytes {i}").as_bytes(), &instance(&format!("1.2.3.1.{i}"), lat, view), 1000 + i as i64).unwrap();
+        let out = archive
+            .put(format!("bytes {i}").as_bytes(), &instance(&format!("1.2.3.1.{i}"), lat, view), 1000 + i as i64)
+            .unwrap();
         let PutOutcome::Stored { state, became_complete, .. } = out else { panic!("stored") };
         assert_eq!(became_complete, i == 3);
         assert_eq!(state, if i == 3 { StudyState::Complete } else { StudyState::Receiving });
     }
     assert_eq!(archive.pending().unwrap(), vec!["1.2.3".to_owned()]);
     // Resending is a duplicate; the same UID with other bytes is a conflict; neither changes anything.
-    assert!(matches!(archive.put(b"bytes 0", &instance("1.2.3.1.0", "L", "CC"), 2000).unwrap(), PutOutcome::Duplicate { .. }));
+    assert!(matches!(
+        archive.put(b"bytes 0", &instance("1.2.3.1.0", "L", "CC"), 2000).unwrap(),
+        PutOutcome::Duplicate { .. }
+    ));
     assert!(matches!(archive.put(b"other", &instance("1.2.3.1.0", "L", "CC"), 2000), Err(Error::Conflict { .. })));
     let study = archive.study("1.2.3").unwrap().unwrap();
     assert_eq!((study.generation, study.instances.len()), (4, 4));

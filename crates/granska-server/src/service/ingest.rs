@@ -55,7 +55,10 @@ impl pb::ingest_server::Ingest for IngestService {
     type UploadStream = ReceiverStream<Result<pb::InstanceResult, Status>>;
 
     #[tracing::instrument(skip_all)]
-    async fn upload(&self, request: Request<Streaming<pb::UploadChunk>>) -> Result<Response<Self::UploadStream>, Status> {
+    async fn upload(
+        &self,
+        request: Request<Streaming<pb::UploadChunk>>,
+    ) -> Result<Response<Self::UploadStream>, Status> {
         let who = authorize(&request, Rpc::Upload)?;
         let mut chunks = request.into_inner();
         // Bounded: a client that does not read its results stops being read from.
@@ -222,18 +225,20 @@ async fn study(pipeline: &Arc<Pipeline>, uid: &str, with_patient: bool) -> Resul
     })
     .await?;
     let record = record.ok_or_else(|| Status::not_found(format!("unknown study {uid}")))?;
-    let mut scorings: Vec<pb::ScoringResult> = record.scorings.iter().map(|s| scoring_pb(&s.result_json, s.at_ms)).collect();
+    let mut scorings: Vec<pb::ScoringResult> =
+        record.scorings.iter().map(|s| scoring_pb(&s.result_json, s.at_ms)).collect();
     let latest = scorings.pop();
-    let routing = history.as_ref().and_then(|h| h.routings.iter().rev().find(|r| r.applied && !r.superseded)).map(|r| {
-        pb::Routing {
-            reading_mode: r.mode.as_str().into(),
-            flags: r.flags.iter().map(|f| f.as_str().into()).collect(),
-            reason: r.reason.clone().unwrap_or_default(),
-            policy_name: r.policy.name.clone(),
-            policy_version: r.policy.version.clone(),
-            decided_unix_ms: r.decided_at_ms,
-        }
-    });
+    let routing =
+        history.as_ref().and_then(|h| h.routings.iter().rev().find(|r| r.applied && !r.superseded)).map(|r| {
+            pb::Routing {
+                reading_mode: r.mode.as_str().into(),
+                flags: r.flags.iter().map(|f| f.as_str().into()).collect(),
+                reason: r.reason.clone().unwrap_or_default(),
+                policy_name: r.policy.name.clone(),
+                policy_version: r.policy.version.clone(),
+                decided_unix_ms: r.decided_at_ms,
+            }
+        });
     let reading = history.as_ref().map(|h| pb::ReadingState {
         tasks: h
             .tasks

@@ -39,7 +39,10 @@ impl pb::worklist_server::Worklist for WorklistService {
             0
         } else {
             req.page_token.parse().map_err(|_| {
-                Status::invalid_argument(format!("page_token must come from a ListResponse, found {:?}", req.page_token))
+                Status::invalid_argument(format!(
+                    "page_token must come from a ListResponse, found {:?}",
+                    req.page_token
+                ))
             })?
         };
         let (store, me) = (self.pipeline.worklist.clone(), reader(&who));
@@ -60,9 +63,10 @@ impl pb::worklist_server::Worklist for WorklistService {
                         kind: t.kind.as_str().into(),
                         state: t.state.as_str().into(),
                         held_by_you: t.claimed_by.as_deref() == Some(me.id.as_str()),
-                        available_to_you: page.entries.iter().any(|x| {
-                            x.task_id == t.id && x.state == granska_worklist::model::TaskState::Queued
-                        }),
+                        available_to_you: page
+                            .entries
+                            .iter()
+                            .any(|x| x.task_id == t.id && x.state == granska_worklist::model::TaskState::Queued),
                     })
                     .collect();
                 entries.push(pb::WorklistEntry {
@@ -127,7 +131,10 @@ impl pb::worklist_server::Worklist for WorklistService {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn claim_next(&self, request: Request<pb::ClaimNextRequest>) -> Result<Response<pb::ClaimNextResponse>, Status> {
+    async fn claim_next(
+        &self,
+        request: Request<pb::ClaimNextRequest>,
+    ) -> Result<Response<pb::ClaimNextResponse>, Status> {
         let who = authorize(&request, Rpc::ClaimNext)?;
         let (store, archive, me) = (self.pipeline.worklist.clone(), self.pipeline.archive.clone(), reader(&who));
         let result = blocking(move || {

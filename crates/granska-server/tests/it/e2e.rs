@@ -16,11 +16,17 @@ async fn exams_are_routed_by_the_policy_and_listed_in_priority_order() {
     let server = TestServer::start("masai").await;
     // Seed 41 with a high cancer fraction gives a mix of categories, including 10.
     let exams: Vec<_> = (0..8)
-        .map(|i| granska_phantom::generate_exam(41, i, &granska_phantom::Options {
-            size: granska_phantom::Size::Small,
-            cancer_fraction: 0.5,
-            ..Default::default()
-        }))
+        .map(|i| {
+            granska_phantom::generate_exam(
+                41,
+                i,
+                &granska_phantom::Options {
+                    size: granska_phantom::Size::Small,
+                    cancer_fraction: 0.5,
+                    ..Default::default()
+                },
+            )
+        })
         .collect();
     push_exams(&server, &exams).await;
     let mut doubles = 0;
@@ -51,7 +57,13 @@ async fn exams_are_routed_by_the_policy_and_listed_in_priority_order() {
     assert!(as_researcher.patient.is_none(), "researchers get no patient identifiers");
     assert!(as_researcher.scoring.is_some());
 
-    let list = server.worklist("alice").await.list(pb::ListRequest { page_size: 100, page_token: String::new() }).await.unwrap().into_inner();
+    let list = server
+        .worklist("alice")
+        .await
+        .list(pb::ListRequest { page_size: 100, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.entries.len(), exams.len());
     let keys: Vec<_> = list.entries.iter().map(order_key).collect();
     let mut sorted = keys.clone();
@@ -83,7 +95,11 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
         note: String::new(),
         request_id: id.into(),
     };
-    let r = alice.submit_read(submit(a.task_id, pb::submit_read_request::Decision::Recall, "a1")).await.unwrap().into_inner();
+    let r = alice
+        .submit_read(submit(a.task_id, pb::submit_read_request::Decision::Recall, "a1"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.next, "awaiting-other-read");
     // alice cannot take the second read of the same exam.
     assert!(alice.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.is_none());
@@ -94,17 +110,30 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
     let err = carol.submit_read(submit(b.task_id, pb::submit_read_request::Decision::Recall, "c0")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert!(!err.message().contains("bob"), "no other reader's identity leaks: {}", err.message());
-    let r = bob.submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1")).await.unwrap().into_inner();
+    let r = bob
+        .submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.next, "consensus");
     // A retried submit is a duplicate, not an error.
-    let again = bob.submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1")).await.unwrap().into_inner();
+    let again = bob
+        .submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(again.duplicate);
     let c = carol.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.unwrap();
     assert_eq!(c.kind, "consensus");
-    let mut prior: Vec<_> = c.prior_reads.iter().map(|r| (r.kind.as_str(), r.reader.as_str(), r.decision.as_str())).collect();
+    let mut prior: Vec<_> =
+        c.prior_reads.iter().map(|r| (r.kind.as_str(), r.reader.as_str(), r.decision.as_str())).collect();
     prior.sort();
     assert_eq!(prior, [("first", "alice", "recall"), ("second", "bob", "no-recall")]);
-    let r = carol.submit_read(submit(c.task_id, pb::submit_read_request::Decision::Recall, "c1")).await.unwrap().into_inner();
+    let r = carol
+        .submit_read(submit(c.task_id, pb::submit_read_request::Decision::Recall, "c1"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((r.next.as_str(), r.outcome.as_str(), r.outcome_via.as_str()), ("final", "recall", "consensus"));
 
     let study = wait_routed(&server, &e.study_uid).await;
@@ -113,7 +142,8 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
     // Watch saw the whole path.
     let mut seen = Vec::new();
     while seen.last().map(String::as_str) != Some("final") {
-        let change = tokio::time::timeout(std::time::Duration::from_secs(10), watch.next()).await.unwrap().unwrap().unwrap();
+        let change =
+            tokio::time::timeout(std::time::Duration::from_secs(10), watch.next()).await.unwrap().unwrap().unwrap();
         assert_eq!(change.study_instance_uid, e.study_uid);
         seen.push(change.change);
     }
@@ -137,7 +167,10 @@ async fn a_corrupt_view_is_double_read_with_the_reason_shown() {
     let mut client = server.ingest("pacs-1").await;
     let named = files.into_iter().enumerate().map(|(i, b)| (format!("view-{i}"), b)).collect();
     let results = upload(&mut client, named).await.unwrap();
-    assert!(results.iter().all(|r| r.outcome == pb::instance_result::Outcome::Stored as i32), "accepted: the header is valid");
+    assert!(
+        results.iter().all(|r| r.outcome == pb::instance_result::Outcome::Stored as i32),
+        "accepted: the header is valid"
+    );
 
     let study = wait_routed(&server, &e.study_uid).await;
     let scoring = study.scoring.unwrap();

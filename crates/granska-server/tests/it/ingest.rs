@@ -11,9 +11,7 @@ use crate::support::{TestServer, exam, exam_files, upload, wait_routed};
 fn blob_files(server: &TestServer) -> usize {
     fn count(dir: &std::path::Path) -> usize {
         std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum()
-            })
+            .map(|rd| rd.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum())
             .unwrap_or(0)
     }
     count(&server.data.path().join("blobs"))
@@ -89,8 +87,11 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
     // Three views, then CompleteStudy: scored as incomplete, double read.
     let a = exam(12, 0);
     let files = exam_files(&a);
-    upload(&mut client, files[..3].iter().enumerate().map(|(i, b)| (format!("a{i}"), b.clone())).collect()).await.unwrap();
-    let done = client.complete_study(pb::CompleteStudyRequest { study_instance_uid: a.study_uid.clone() }).await.unwrap();
+    upload(&mut client, files[..3].iter().enumerate().map(|(i, b)| (format!("a{i}"), b.clone())).collect())
+        .await
+        .unwrap();
+    let done =
+        client.complete_study(pb::CompleteStudyRequest { study_instance_uid: a.study_uid.clone() }).await.unwrap();
     assert!(done.get_ref().completed_now);
     let study = wait_routed(&server, &a.study_uid).await;
     assert_eq!(study.completion, "complete-study-call");
@@ -117,11 +118,14 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
     // Two views and silence: completed by the quiet period (2 s in tests).
     let b = exam(12, 1);
     let files = exam_files(&b);
-    upload(&mut client, files[..2].iter().enumerate().map(|(i, x)| (format!("b{i}"), x.clone())).collect()).await.unwrap();
+    upload(&mut client, files[..2].iter().enumerate().map(|(i, x)| (format!("b{i}"), x.clone())).collect())
+        .await
+        .unwrap();
     let study = wait_routed(&server, &b.study_uid).await;
     assert_eq!(study.completion, "quiet-period");
     assert_eq!(study.routing.unwrap().flags, ["incomplete"]);
-    let err = client.complete_study(pb::CompleteStudyRequest { study_instance_uid: "1.2.3.4".into() }).await.unwrap_err();
+    let err =
+        client.complete_study(pb::CompleteStudyRequest { study_instance_uid: "1.2.3.4".into() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     server.stop().await;
 }

@@ -17,7 +17,9 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
     let code = |r: Result<(), tonic::Status>| r.map_or_else(|s| s.code(), |()| Code::Ok);
     match rpc {
         Rpc::Upload => code(ingest.upload(tokio_stream::iter(Vec::<pb::UploadChunk>::new())).await.map(drop)),
-        Rpc::CompleteStudy => code(ingest.complete_study(pb::CompleteStudyRequest { study_instance_uid: uid }).await.map(drop)),
+        Rpc::CompleteStudy => {
+            code(ingest.complete_study(pb::CompleteStudyRequest { study_instance_uid: uid }).await.map(drop))
+        }
         Rpc::GetStudy => code(ingest.get_study(pb::GetStudyRequest { study_instance_uid: uid }).await.map(drop)),
         Rpc::List => code(worklist.list(pb::ListRequest::default()).await.map(drop)),
         Rpc::Watch => code(worklist.watch(pb::WatchRequest {}).await.map(drop)),
@@ -25,7 +27,12 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
         Rpc::Release => code(worklist.release(pb::ReleaseRequest { task_id: 999 }).await.map(drop)),
         Rpc::SubmitRead => code(
             worklist
-                .submit_read(pb::SubmitReadRequest { task_id: 999, decision: 1, note: String::new(), request_id: "r".into() })
+                .submit_read(pb::SubmitReadRequest {
+                    task_id: 999,
+                    decision: 1,
+                    note: String::new(),
+                    request_id: "r".into(),
+                })
                 .await
                 .map(drop),
         ),
@@ -37,7 +44,8 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
 async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     let server = TestServer::start("masai").await;
     let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap();
-    let principals = [("pacs-1", Role::Pacs), ("alice", Role::Radiologist), ("rita", Role::Researcher), ("root", Role::Admin)];
+    let principals =
+        [("pacs-1", Role::Pacs), ("alice", Role::Radiologist), ("rita", Role::Researcher), ("root", Role::Admin)];
     let mut table = format!("{:<22} pacs        radiologist researcher  admin\n", "");
     for rpc in Rpc::ALL {
         table += &format!("{:<22}", rpc.name());
@@ -57,7 +65,12 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
             table += &format!(" {:<11}", if allowed { "allowed" } else { "denied" });
         }
         for token in [None, Some("not-a-token")] {
-            assert_eq!(call(with_token(channel.clone(), token), rpc).await, Code::Unauthenticated, "{} with {token:?}", rpc.name());
+            assert_eq!(
+                call(with_token(channel.clone(), token), rpc).await,
+                Code::Unauthenticated,
+                "{} with {token:?}",
+                rpc.name()
+            );
         }
         table = table.trim_end().to_owned() + "\n";
     }
@@ -72,7 +85,8 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
         Worklist.Release       denied      allowed     denied      allowed
         Worklist.SubmitRead    denied      allowed     denied      allowed
         Models.Get             denied      denied      allowed     allowed
-    "#]].assert_eq(&table);
+    "#]]
+    .assert_eq(&table);
     // Health and reflection need a token too.
     let mut health = tonic_health::pb::health_client::HealthClient::new(with_token(channel.clone(), None));
     let err = health.check(tonic_health::pb::HealthCheckRequest::default()).await.unwrap_err();

@@ -40,7 +40,11 @@ async fn a_python_grpcio_client_pushes_and_lists() {
     assert_eq!(summary["studies"], serde_json::json!([e.study_uid]));
     let routed = &summary["routed"][&e.study_uid];
     let category = routed["category"].as_u64().unwrap();
-    let expected = if category == 10 || routed["flags"].as_array().unwrap().iter().any(|f| f == "extra-high") { "double" } else { "single" };
+    let expected = if category == 10 || routed["flags"].as_array().unwrap().iter().any(|f| f == "extra-high") {
+        "double"
+    } else {
+        "single"
+    };
     assert_eq!(routed["reading_mode"], expected);
     assert_eq!(summary["worklist"], serde_json::json!([e.study_uid]));
     assert_eq!(summary["pacs_listing"], "PERMISSION_DENIED");

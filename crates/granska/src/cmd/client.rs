@@ -65,7 +65,8 @@ impl Connection {
     /// Connects, with the token for `role`.
     pub async fn connect(&self, role: &str) -> anyhow::Result<Authed> {
         let token = self.token(role)?;
-        let mut endpoint = Endpoint::from_shared(self.server.clone()).with_context(|| format!("bad --server {}", self.server))?;
+        let mut endpoint =
+            Endpoint::from_shared(self.server.clone()).with_context(|| format!("bad --server {}", self.server))?;
         if self.server.starts_with("https://") {
             let mut tls = ClientTlsConfig::new();
             if let Some(ca) = &self.ca_cert {
@@ -82,7 +83,11 @@ impl Connection {
 
 /// A current-thread runtime for one client command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// `status: message` for a gRPC error, as a one-line anyhow error.

@@ -184,7 +184,13 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                             if t.reason.is_empty() { String::new() } else { format!(", reason: {}", t.reason) },
                         );
                         for r in &t.prior_reads {
-                            println!("  {} read by {}: {}{}", r.kind, r.reader, r.decision, if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) });
+                            println!(
+                                "  {} read by {}: {}{}",
+                                r.kind,
+                                r.reader,
+                                r.decision,
+                                if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) }
+                            );
                         }
                     }
                     (None, false) => println!("no task available to you"),
@@ -228,7 +234,10 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
             }
             ReadAction::Release { connection, task } => {
                 let mut client = WorklistClient::new(connection.connect("radiologist").await?);
-                client.release(pb::ReleaseRequest { task_id: task }).await.map_err(|s| status_error("Worklist.Release", s))?;
+                client
+                    .release(pb::ReleaseRequest { task_id: task })
+                    .await
+                    .map_err(|s| status_error("Worklist.Release", s))?;
                 println!("task {task} released");
                 Ok(ExitCode::SUCCESS)
             }

@@ -16,7 +16,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.config.as_deref())?;
     // The shipped model's default path is relative to the repository; find it from elsewhere too.
-    if config.model.dir == PathBuf::from(granska_model::SHIPPED_MODEL) && !config.model.dir.is_dir() {
+    if config.model.dir == std::path::Path::new(granska_model::SHIPPED_MODEL) && !config.model.dir.is_dir() {
         config.model.dir = super::score::default_model_dir();
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
