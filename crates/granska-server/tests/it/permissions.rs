@@ -96,3 +96,27 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     assert_eq!(ok.get_ref().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     server.stop().await;
 }
+
+/// TLS is one config switch: with `[server.tls]` the same calls work over https with the
+/// server's CA, and a plaintext client gets nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_one_switch() {
+    let data = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_file, key_file) = (data.path().join("server.pem"), data.path().join("server.key"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let mut config = crate::support::config("masai", data.path());
+    config.server.tls = Some(granska_server::config::TlsSection { cert_file, key_file });
+    let server = TestServer::start_with(config, data).await;
+    let mut models = pb::models_client::ModelsClient::new(server.channel("rita").await);
+    let got = models.get(pb::GetModelsRequest {}).await.unwrap().into_inner();
+    assert_eq!(got.models[0].name, "granska-phantom-v1");
+    assert_eq!(got.policy.unwrap().name, "masai");
+    let plain = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await;
+    if let Ok(plain) = plain {
+        let mut models = pb::models_client::ModelsClient::new(with_token(plain, Some("token-rita")));
+        assert!(models.get(pb::GetModelsRequest {}).await.is_err(), "plaintext must not work against TLS");
+    }
+    server.stop().await;
+}

@@ -33,6 +33,8 @@ pub fn workspace_root() -> PathBuf {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The CA to trust when the server runs TLS.
+    pub tls_ca: Option<Vec<u8>>,
     pub data: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), granska_server::ServerError>>,
@@ -62,10 +64,11 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(granska_server::serve(config, listener, None, async move {
+        let handle = tokio::spawn(granska_server::serve(config.clone(), listener, None, async move {
             let _ = stopped.await;
         }));
-        let server = TestServer { addr, data, stop: Some(stop), handle };
+        let tls_ca = config.server.tls.as_ref().map(|t| std::fs::read(&t.cert_file).unwrap());
+        let server = TestServer { addr, tls_ca, data, stop: Some(stop), handle };
         // Ready when it answers a health check.
         let started = Instant::now();
         loop {
@@ -82,7 +85,15 @@ impl TestServer {
     }
 
     async fn try_channel(&self, principal: &str) -> Result<Authed, tonic::transport::Error> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await?;
+        let channel = match &self.tls_ca {
+            None => Channel::from_shared(format!("http://{}", self.addr)).unwrap().connect().await?,
+            Some(ca) => {
+                let tls = tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+                    .domain_name("localhost");
+                Channel::from_shared(format!("https://{}", self.addr)).unwrap().tls_config(tls)?.connect().await?
+            }
+        };
         Ok(with_token(channel, Some(token_of(principal))))
     }
 

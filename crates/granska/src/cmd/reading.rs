@@ -282,7 +282,7 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
             "state": s.state,
             "complete": s.complete,
             "completion": s.completion,
-            "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "transfer_syntax_uid": v.transfer_syntax_uid, "size_bytes": v.size_bytes})).collect::<Vec<_>>(),
+            "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "transfer_syntax_uid": v.transfer_syntax_uid, "size_bytes": v.size_bytes, "received_unix_ms": v.received_unix_ms})).collect::<Vec<_>>(),
             "scoring": s.scoring.as_ref().map(scoring_json),
             "superseded_scorings": s.superseded_scorings.iter().map(scoring_json).collect::<Vec<_>>(),
             "routing": s.routing.as_ref().map(|r| json!({"reading_mode": r.reading_mode, "flags": r.flags, "reason": (!r.reason.is_empty()).then_some(&r.reason), "policy": format!("{} v{}", r.policy_name, r.policy_version), "decided_unix_ms": r.decided_unix_ms})),
