@@ -213,6 +213,8 @@ fn sigkill_mid_upload_loses_no_acknowledged_instance() {
     files.sort();
     assert_eq!(files.len(), 24);
     let admin = admin_token(&tokens);
+    // Nothing pushed yet: a claim finds nothing, prints null and exits 0.
+    assert_eq!(run_ok(&["read", "claim", "--server", &url, "--tokens-file", &t, "--json"]).trim(), "null");
 
     // Upload instance by instance on one stream, and kill the server after the 10th ack.
     let runtime = tokio::runtime::Runtime::new().unwrap();
