@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod metrics;
+pub mod report;
 pub mod simulate;
 
 /// One scored exam with its ground truth, as in `scores.csv`.

@@ -64,7 +64,12 @@ pub fn auc(positives: &[f64], negatives: &[f64]) -> Option<Auc> {
         v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64
     };
     let se = (var(&v10) / m as f64 + var(&v01) / n as f64).sqrt();
-    Some(Auc { auc, se, ci_low: (auc - 1.959_963_984_540_054 * se).max(0.0), ci_high: (auc + 1.959_963_984_540_054 * se).min(1.0) })
+    Some(Auc {
+        auc,
+        se,
+        ci_low: (auc - 1.959_963_984_540_054 * se).max(0.0),
+        ci_high: (auc + 1.959_963_984_540_054 * se).min(1.0),
+    })
 }
 
 /// One point of the ROC curve.
@@ -90,7 +95,11 @@ pub fn roc(positives: &[f64], negatives: &[f64]) -> Vec<RocPoint> {
     while i < all.len() {
         let t = all[i].0;
         while i < all.len() && all[i].0 == t {
-            if all[i].1 { tp += 1.0 } else { fp += 1.0 }
+            if all[i].1 {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             i += 1;
         }
         points.push(RocPoint { threshold: t, false_positive_rate: fp / n, true_positive_rate: tp / m });

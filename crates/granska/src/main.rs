@@ -39,6 +39,10 @@ enum Command {
     Audit(cmd::audit::Args),
     /// Make a bearer token and its config entry.
     Token(cmd::token::Args),
+    /// Score labelled exams: scores.csv, metrics.json (AUC with DeLong CI), figures, report.html.
+    Eval(cmd::research::EvalArgs),
+    /// Reading workload and expected cancers found of policies against double reading.
+    Simulate(cmd::research::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Study(args) => cmd::reading::study(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::Eval(args) => cmd::research::eval(args),
+        Command::Simulate(args) => cmd::research::simulate_cmd(args),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,9 @@
 //! Tests of granska-research: the simulation on constructed populations, AUC and DeLong.
 
 use expect_test::expect;
+use granska_research::ScoredExam;
 use granska_research::metrics::{auc, metrics, roc};
 use granska_research::simulate::{Readers, simulate};
-use granska_research::ScoredExam;
 use granska_triage::Policy;
 use proptest::prelude::*;
 

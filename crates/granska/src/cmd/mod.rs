@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod phantom;
 pub mod push;
 pub mod reading;
+pub mod research;
 pub mod score;
 pub mod serve;
 pub mod token;
