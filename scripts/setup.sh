@@ -6,8 +6,9 @@
 #
 # - a project-local virtualenv in .venv with the Python packages the build and tests use;
 # - a `cmake` binary (from PyPI's `cmake` wheel, no root needed) for the JPEG-LS codec (CharLS);
-# - with --test: dcmtk from Debian's packages when it is missing (the test oracles re-encode
-#   images with it). Without root it stops and says what to install; no test is skipped.
+# - with --test: from Debian's packages when missing, dcmtk (the test oracles re-encode images
+#   with it), chromium (the report test renders report.html headless) and fonts-dejavu-core
+#   (figure text). Without root it stops and says what to install; no test is skipped.
 set -euo pipefail
 
 GRANSKA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,13 +56,17 @@ if [[ $want_test -eq 1 ]]; then
     for tool in storescu dcmcrle dcmcjpeg dcmcjpls dcmconv dcmdump; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
-    if [[ ${#missing[@]} -gt 0 ]]; then
+    packages=()
+    [[ ${#missing[@]} -gt 0 ]] && packages+=(dcmtk)
+    command -v chromium >/dev/null || packages+=(chromium)
+    [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
+    if [[ ${#packages[@]} -gt 0 ]]; then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-            say "installing dcmtk from Debian's packages (missing: ${missing[*]})"
+            say "installing from Debian's packages: ${packages[*]}"
             apt-get update -q >/dev/null || true
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q dcmtk >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null
         else
-            say "dcmtk is required by the tests (missing: ${missing[*]}): run 'sudo apt-get install dcmtk' and retry"
+            say "the tests need Debian packages: run 'sudo apt-get install ${packages[*]}' and retry"
             exit 1
         fi
     fi

@@ -43,6 +43,8 @@ enum Command {
     Eval(cmd::research::EvalArgs),
     /// Reading workload and expected cancers found of policies against double reading.
     Simulate(cmd::research::SimulateArgs),
+    /// Throughput and per-stage latency of scoring, after warm-up.
+    Bench(cmd::research::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Token(args) => cmd::token::run(args),
         Command::Eval(args) => cmd::research::eval(args),
         Command::Simulate(args) => cmd::research::simulate_cmd(args),
+        Command::Bench(args) => cmd::research::bench(args),
     };
     match result {
         Ok(code) => code,

@@ -322,3 +322,104 @@ pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// DICOM files of the exams (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Exams scored at the same time.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Exams scored (untimed) before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write each exam's score as CSV (study_uid,exam_score,category), for comparisons.
+    #[arg(long)]
+    scores_out: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn percentiles(mut xs: Vec<f64>) -> serde_json::Value {
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs.get(((xs.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    json!({"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "mean": mean})
+}
+
+pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let files = collect_files(std::slice::from_ref(&args.data))?;
+    let (exams, invalid) = group_exams(&files, granska_dicom::Profile::Strict);
+    anyhow::ensure!(invalid.is_empty(), "{} invalid files under {} (see `granska inspect`)", invalid.len(), args.data.display());
+    anyhow::ensure!(!exams.is_empty(), "no exams under {}", args.data.display());
+    let scorer = args.model.scorer()?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let warm: BTreeMap<_, _> = exams.iter().take(args.warmup).map(|(k, v)| (k.clone(), v.clone())).collect();
+    score_exams(&scorer, warm, granska_dicom::Profile::Strict, jobs, || {});
+    let views: usize = exams.values().map(Vec::len).sum();
+    let n = exams.len();
+    let started = std::time::Instant::now();
+    let results = score_exams(&scorer, exams, granska_dicom::Profile::Strict, jobs, || {});
+    let wall = started.elapsed().as_secs_f64();
+    let stage = |f: fn(&granska_model::exam::Timings) -> f64| percentiles(results.iter().map(|r| f(&r.timings_ms)).collect());
+    let infer_run_total: f64 = results.iter().map(|r| r.timings_ms.infer_run).sum::<f64>() / 1e3;
+    let info = scorer.engine.info();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_default();
+    let report = json!({
+        "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()), "cpu": cpu, "os": std::env::consts::OS, "arch": std::env::consts::ARCH},
+        "onnxruntime": {"library": info.library.display().to_string(), "runtime": info.runtime, "device": info.device,
+                         "max_batch": info.max_batch, "intra_threads": info.intra_threads},
+        "model": {"name": scorer.model.card.identity.name, "version": scorer.model.card.identity.version},
+        "jobs": jobs,
+        "exams": n,
+        "views": views,
+        "wall_s": wall,
+        "exams_per_s": n as f64 / wall,
+        "views_per_s": views as f64 / wall,
+        "infer_run_s": infer_run_total,
+        "pipeline_over_inference": wall / infer_run_total.max(1e-9),
+        "stages_ms_per_exam": {
+            "decode": stage(|t| t.decode),
+            "preprocess": stage(|t| t.preprocess),
+            "infer": stage(|t| t.infer),
+            "infer_run": stage(|t| t.infer_run),
+        },
+    });
+    if let Some(path) = &args.scores_out {
+        let mut csv = String::from("study_uid,exam_score,category\n");
+        for r in &results {
+            csv += &format!(
+                "{},{},{}\n",
+                r.study_uid,
+                r.exam_score.map_or(String::new(), |s| format!("{s:.17}")),
+                r.category.map_or(String::new(), |c| c.to_string())
+            );
+        }
+        write(path, csv.as_bytes())?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{n} exams, {views} views in {wall:.2} s: {:.2} exams/s, {:.1} views/s ({jobs} jobs; {} on {} cores, ONNX Runtime {})",
+            n as f64 / wall,
+            views as f64 / wall,
+            cpu,
+            report["machine"]["cores"],
+            info.runtime
+        );
+        for s in ["decode", "preprocess", "infer", "infer_run"] {
+            let p = &report["stages_ms_per_exam"][s];
+            println!("  {s:<10} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms per exam", p["p50"].as_f64().unwrap_or(0.0), p["p90"].as_f64().unwrap_or(0.0), p["p99"].as_f64().unwrap_or(0.0));
+        }
+        println!("  pipeline wall time / pure inference time: {:.1}", wall / infer_run_total.max(1e-9));
+    }
+    Ok(ExitCode::SUCCESS)
+}

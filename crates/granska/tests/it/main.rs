@@ -3,6 +3,7 @@
 mod bad_input;
 mod inspect_decode;
 mod score;
+mod research;
 mod service;
 
 use std::path::{Path, PathBuf};
