@@ -354,7 +354,12 @@ fn percentiles(mut xs: Vec<f64>) -> serde_json::Value {
 pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let files = collect_files(std::slice::from_ref(&args.data))?;
     let (exams, invalid) = group_exams(&files, granska_dicom::Profile::Strict);
-    anyhow::ensure!(invalid.is_empty(), "{} invalid files under {} (see `granska inspect`)", invalid.len(), args.data.display());
+    anyhow::ensure!(
+        invalid.is_empty(),
+        "{} invalid files under {} (see `granska inspect`)",
+        invalid.len(),
+        args.data.display()
+    );
     anyhow::ensure!(!exams.is_empty(), "no exams under {}", args.data.display());
     let scorer = args.model.scorer()?;
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
@@ -365,12 +370,15 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let results = score_exams(&scorer, exams, granska_dicom::Profile::Strict, jobs, || {});
     let wall = started.elapsed().as_secs_f64();
-    let stage = |f: fn(&granska_model::exam::Timings) -> f64| percentiles(results.iter().map(|r| f(&r.timings_ms)).collect());
+    let stage =
+        |f: fn(&granska_model::exam::Timings) -> f64| percentiles(results.iter().map(|r| f(&r.timings_ms)).collect());
     let infer_run_total: f64 = results.iter().map(|r| r.timings_ms.infer_run).sum::<f64>() / 1e3;
     let info = scorer.engine.info();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|t| {
+            t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_default();
     let report = json!({
         "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()), "cpu": cpu, "os": std::env::consts::OS, "arch": std::env::consts::ARCH},
@@ -417,7 +425,12 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         for s in ["decode", "preprocess", "infer", "infer_run"] {
             let p = &report["stages_ms_per_exam"][s];
-            println!("  {s:<10} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms per exam", p["p50"].as_f64().unwrap_or(0.0), p["p90"].as_f64().unwrap_or(0.0), p["p99"].as_f64().unwrap_or(0.0));
+            println!(
+                "  {s:<10} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms per exam",
+                p["p50"].as_f64().unwrap_or(0.0),
+                p["p90"].as_f64().unwrap_or(0.0),
+                p["p99"].as_f64().unwrap_or(0.0)
+            );
         }
         println!("  pipeline wall time / pure inference time: {:.1}", wall / infer_run_total.max(1e-9));
     }

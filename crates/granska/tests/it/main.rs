@@ -2,8 +2,8 @@
 
 mod bad_input;
 mod inspect_decode;
-mod score;
 mod research;
+mod score;
 mod service;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,13 @@ use std::process::{Command, Output};
 
 pub fn granska(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_granska")).args(args).output().expect("granska runs")
+}
+
+/// Runs granska, asserts success, returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = granska(args);
+    assert!(out.status.success(), "granska {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
 pub fn phantoms(dir: &Path, studies: u64, seed: u64, extra: &[&str]) {

@@ -5,18 +5,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{granska, phantoms, workspace_root};
+use super::{granska, phantoms, run_ok, workspace_root};
 
 fn python() -> std::path::PathBuf {
     let p = workspace_root().join(".venv/bin/python");
     assert!(p.exists(), "{} missing: run `bash scripts/test.sh` (it installs the test requirements)", p.display());
     p
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = granska(args);
-    assert!(out.status.success(), "granska {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Eval of 40 labelled phantom exams; its AUC equals scikit-learn's on the same scores.csv,
@@ -34,7 +28,8 @@ fn eval_matches_scikit_learn_and_its_report_renders() {
     for f in ["scores.csv", "metrics.json", "roc.png", "roc.svg", "categories.png", "categories.svg", "report.html"] {
         assert!(out.join(f).metadata().unwrap().len() > 100, "{f} written");
     }
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["n_exams"], 40);
     assert_eq!(metrics["auc_ci_method"], "DeLong");
     let auc = metrics["auc"].as_f64().unwrap();
@@ -98,7 +93,18 @@ fn simulate_is_exact_on_a_constructed_population() {
     std::fs::write(&scores, csv).unwrap();
     let s = scores.to_str().unwrap();
     let out: serde_json::Value = serde_json::from_str(&run_ok(&[
-        "simulate", "--scores", s, "--policy", "masai", "--policy", "threshold", "--reader-sensitivity", "0.8", "--reader-specificity", "0.95", "--json",
+        "simulate",
+        "--scores",
+        s,
+        "--policy",
+        "masai",
+        "--policy",
+        "threshold",
+        "--reader-sensitivity",
+        "0.8",
+        "--reader-specificity",
+        "0.95",
+        "--json",
     ]))
     .unwrap();
     assert_eq!(out["reference"]["reads_per_exam"], 2.0);
@@ -113,7 +119,11 @@ fn simulate_is_exact_on_a_constructed_population() {
     std::fs::write(&scores, "study,score\n").unwrap();
     let bad = granska(&["simulate", "--scores", s, "--policy", "masai"]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected the header"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("expected the header"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 /// The Python reference pipeline (pydicom, NumPy, onnxruntime) and `granska bench` score the
@@ -125,7 +135,14 @@ fn the_python_reference_pipeline_agrees_with_granska() {
     phantoms(&data, 6, 9102, &["--cancer-fraction", "0.5", "--photometric", "mixed"]);
     let (g, r) = (dir.path().join("granska.csv"), dir.path().join("reference.csv"));
     let report: serde_json::Value = serde_json::from_str(&run_ok(&[
-        "bench", "--data", data.to_str().unwrap(), "--json", "--warmup", "1", "--scores-out", g.to_str().unwrap(),
+        "bench",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        "--warmup",
+        "1",
+        "--scores-out",
+        g.to_str().unwrap(),
     ]))
     .unwrap();
     assert_eq!(report["exams"], 6);

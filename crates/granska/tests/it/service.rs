@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use granska_server::proto::v1 as pb;
 use tokio_stream::StreamExt;
 
-use super::{granska, phantoms};
+use super::{granska, phantoms, run_ok};
 
 /// A server process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
 struct Server(Child);
@@ -76,12 +76,6 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = granska(args);
-    assert!(out.status.success(), "granska {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
