@@ -40,6 +40,9 @@ pub trait WorklistStore: Send + Sync {
     /// One task (its exam, kind, state and holder).
     fn task(&self, task_id: TaskId) -> Result<Task>;
 
+    /// The tasks of one exam, oldest first (kinds, states and holders; no reads).
+    fn study_tasks(&self, study_uid: &str) -> Result<Vec<Task>>;
+
     /// Everything stored about one exam (for audit and administration; not blinded).
     fn history(&self, study_uid: &str) -> Result<StudyHistory>;
 

@@ -53,9 +53,9 @@ impl pb::worklist_server::Worklist for WorklistService {
                 if entries.last().is_some_and(|last| last.study_instance_uid == e.study_uid) {
                     continue; // the exam's other task, adjacent in the order; listed with it
                 }
-                let history = store.history(&e.study_uid).map_err(worklist_status)?;
-                let tasks = history
-                    .tasks
+                let tasks = store
+                    .study_tasks(&e.study_uid)
+                    .map_err(worklist_status)?
                     .iter()
                     .filter(|t| t.state != granska_worklist::model::TaskState::Cancelled)
                     .map(|t| pb::WorklistTask {

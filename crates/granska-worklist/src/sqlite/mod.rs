@@ -606,6 +606,24 @@ impl WorklistStore for SqliteStore {
         rows::load_task(&tx, task_id).map(|t| t.task)
     }
 
+    fn study_tasks(&self, study_uid: &str) -> Result<Vec<Task>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM tasks t JOIN studies s ON s.id = t.study_id WHERE s.study_uid = ?1 ORDER BY t.id",
+                rows::TASK_COLUMNS
+            ))
+            .ctx("loading an exam's tasks")?;
+        let tasks = stmt
+            .query_map([study_uid], |r| rows::task(r).map(|t| t.task))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .ctx("loading an exam's tasks")?;
+        if tasks.is_empty() {
+            return Err(Error::UnknownStudy { study_uid: study_uid.to_owned() });
+        }
+        Ok(tasks)
+    }
+
     fn history(&self, study_uid: &str) -> Result<StudyHistory> {
         queries::history(&self.lock(), study_uid)
     }

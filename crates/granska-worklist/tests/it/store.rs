@@ -185,6 +185,12 @@ fn counts_by_mode_and_state() {
     submit(&store, t, "alice", ReadDecision::Recall);
     let t = store.claim_next(&Reader::new("bob")).unwrap().unwrap().task.id; // its second read
     submit(&store, t, "bob", ReadDecision::NoRecall);
+    let tasks = store.study_tasks(&uid(3)).unwrap();
+    assert_eq!(
+        tasks.iter().map(|t| (t.kind.as_str(), t.state.as_str())).collect::<Vec<_>>(),
+        [("first", "done"), ("second", "done"), ("consensus", "queued")]
+    );
+    assert!(matches!(store.study_tasks("1.2.999"), Err(Error::UnknownStudy { .. })));
     let c = store.counts().unwrap();
     expect![[r#"
         Counts {
