@@ -139,7 +139,10 @@ impl pb::ingest_server::Ingest for IngestService {
                 };
                 let study = (!result.study_instance_uid.is_empty()).then(|| result.study_instance_uid.clone());
                 let outcome = match &result.rejection {
-                    None => format!("ok: {}", if result.outcome == 2 { "duplicate" } else { "stored" }),
+                    None if result.outcome == pb::instance_result::Outcome::Duplicate as i32 => {
+                        "ok: duplicate".to_owned()
+                    }
+                    None => "ok: stored".to_owned(),
                     Some(r) => format!("rejected: {}", r.code),
                 };
                 if let Err(status) = audit(&pipeline, &who, Rpc::Upload, vec![study], &outcome).await {
