@@ -26,11 +26,11 @@ pub fn write(root: &Path, sha256: &str, bytes: &[u8]) -> Result<PathBuf> {
         return Ok(target);
     }
     let dir = target.parent().expect("blob paths have a parent");
-    fs::create_dir_all(dir).map_err(io("creating blob directory", dir))?;
+    granska_types::private::create_dir_all(dir).map_err(io("creating blob directory", dir))?;
     // A unique temporary name: concurrent writers of the same blob must not share one.
     let tmp = dir.join(format!(".{sha256}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()));
     let result = (|| {
-        let mut f = fs::File::create(&tmp).map_err(io("creating blob", &tmp))?;
+        let mut f = granska_types::private::create_new(&tmp).map_err(io("creating blob", &tmp))?;
         f.write_all(bytes).map_err(io("writing blob", &tmp))?;
         f.sync_all().map_err(io("syncing blob", &tmp))?;
         fs::rename(&tmp, &target).map_err(io("renaming blob", &target))?;
@@ -58,4 +58,31 @@ pub fn read(root: &Path, sha256: &str) -> Result<Vec<u8>> {
         return Err(Error::CorruptBlob { sha256: sha256.to_owned(), found });
     }
     Ok(bytes)
+}
+
+/// Every blob file under `root` as (sha256, path); temporary files are skipped.
+pub fn list(root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let read = |dir: &Path| fs::read_dir(dir).map_err(io("listing", dir));
+    for a in read(root)? {
+        let a = a.map_err(io("listing", root))?.path();
+        if !a.is_dir() {
+            continue;
+        }
+        for b in read(&a)? {
+            let b = b.map_err(io("listing", &a))?.path();
+            if !b.is_dir() {
+                continue;
+            }
+            for f in read(&b)? {
+                let f = f.map_err(io("listing", &b))?.path();
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                if name.len() == 64 && name.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    found.push((name, f));
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }

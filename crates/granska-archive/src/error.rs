@@ -45,6 +45,12 @@ pub enum Error {
         /// The UID asked for.
         study_uid: String,
     },
+    /// No instance with this SOP Instance UID is stored.
+    #[error("unknown instance {sop_instance_uid}")]
+    UnknownInstance {
+        /// The UID asked for.
+        sop_instance_uid: String,
+    },
     /// A blob's bytes no longer match its name (disk corruption).
     #[error("blob {sha256} is corrupt: its content hashes to {found}")]
     CorruptBlob {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use granska_types::Uid;
+
 use crate::blobs;
 use crate::error::{Ctx, Error, Result, io};
 
@@ -53,6 +55,25 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_study ON audit(study_uid, seq);
 CREATE INDEX audit_principal ON audit(principal, seq);
+", "
+-- Studies whose scoring or routing failed after they were acknowledged: retried with backoff,
+-- then parked as needs-attention (with the reason) until an admin retries them or a new
+-- instance arrives. Nothing acknowledged loops for ever or stays invisible.
+CREATE TABLE attention (
+    study_uid TEXT PRIMARY KEY REFERENCES studies(study_uid),
+    attempts  INTEGER NOT NULL,
+    reason    TEXT NOT NULL,
+    since     INTEGER NOT NULL,
+    last_at   INTEGER NOT NULL,
+    parked    INTEGER NOT NULL CHECK (parked IN (0, 1))
+);
+CREATE INDEX attention_parked ON attention(parked, since);
+-- Before UIDs were validated at ingest, a study UID with a backslash or control byte could be
+-- stored and then never routed: park those with their reason.
+INSERT INTO attention (study_uid, attempts, reason, since, last_at, parked)
+    SELECT study_uid, 0, 'the study UID is not a valid DICOM UID (stored before ingest validated UIDs)',
+           last_received, last_received, 1
+    FROM studies WHERE study_uid = '' OR length(study_uid) > 64 OR study_uid GLOB '*[^0-9.]*';
 "];
 
 /// The four views of a standard screening exam, as (laterality, view) codes.
@@ -67,23 +88,28 @@ pub enum StudyState {
     Complete,
     /// Scored and routed for its latest instances.
     Routed,
+    /// Scoring or routing failed repeatedly after the study was acknowledged; it waits for an
+    /// admin (`granska retry`) or a new instance, with its reason in [`StudyRecord::attention`].
+    NeedsAttention,
 }
 
 impl StudyState {
-    /// `receiving`, `complete` or `routed`.
+    /// `receiving`, `complete`, `routed` or `needs-attention`.
     pub fn as_str(self) -> &'static str {
         match self {
             StudyState::Receiving => "receiving",
             StudyState::Complete => "complete",
             StudyState::Routed => "routed",
+            StudyState::NeedsAttention => "needs-attention",
         }
     }
 
-    fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         match text {
             "receiving" => Ok(StudyState::Receiving),
             "complete" => Ok(StudyState::Complete),
             "routed" => Ok(StudyState::Routed),
+            "needs-attention" => Ok(StudyState::NeedsAttention),
             other => Err(Error::Corrupt { what: "study state", found: other.to_owned() }),
         }
     }
@@ -118,11 +144,11 @@ impl Completion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInstance {
     /// SOP Instance UID.
-    pub sop_instance_uid: String,
+    pub sop_instance_uid: Uid,
     /// Study Instance UID.
-    pub study_uid: String,
+    pub study_uid: Uid,
     /// Series Instance UID.
-    pub series_uid: String,
+    pub series_uid: Uid,
     /// SOP Class UID.
     pub sop_class_uid: String,
     /// `L` or `R`.
@@ -200,6 +226,26 @@ pub struct StudyRecord {
     pub instances: Vec<InstanceRecord>,
     /// Its scoring results, oldest first.
     pub scorings: Vec<ScoringRecord>,
+    /// Failed scoring/routing attempts since it was last stored or retried, with the last
+    /// reason; `parked` when it needs an admin (state [`StudyState::NeedsAttention`]).
+    pub attention: Option<Attention>,
+}
+
+/// Why a study's scoring or routing failed, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    /// The study (its text as stored: a study parked for an invalid UID is listed as it came).
+    pub study_uid: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure.
+    pub reason: String,
+    /// First failure, Unix ms.
+    pub since_ms: i64,
+    /// Last failure, Unix ms.
+    pub last_ms: i64,
+    /// No more automatic retries: it waits for an admin or a new instance.
+    pub parked: bool,
 }
 
 /// The archive on one data directory.
@@ -225,8 +271,10 @@ impl Archive {
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
         let root = data_dir.as_ref().to_path_buf();
         let blobs = root.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(io("creating", &blobs))?;
+        granska_types::private::create_dir_all(&root).map_err(io("creating", &root))?;
+        granska_types::private::create_dir_all(&blobs).map_err(io("creating", &blobs))?;
         let db = root.join("archive.db");
+        granska_types::private::precreate(&db).map_err(io("creating", &db))?;
         let mut conn = Connection::open(&db).ctx("opening the archive index")?;
         conn.busy_handler(Some(busy_wait)).ctx("opening the archive index")?;
         let _: String =
@@ -253,6 +301,10 @@ impl Archive {
         &self.root
     }
 
+    pub(crate) fn blobs_dir(&self) -> &Path {
+        &self.blobs
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -261,11 +313,11 @@ impl Archive {
     /// study's assembly state in one transaction. Returns once both are durable.
     pub fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome> {
         let sha256 = blobs::sha256_hex(bytes);
-        if let Some(stored) = self.stored_sha(&instance.sop_instance_uid)? {
+        if let Some(stored) = self.stored_sha(instance.sop_instance_uid.as_str())? {
             return if stored == sha256 {
                 Ok(PutOutcome::Duplicate { sha256 })
             } else {
-                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.clone(), stored_sha256: stored })
+                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.to_string(), stored_sha256: stored })
             };
         }
         blobs::write(&self.blobs, &sha256, bytes)?;
@@ -273,7 +325,7 @@ impl Archive {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing an instance")?;
         // Re-check inside the write lock: another connection may have stored it meanwhile.
         let raced: Option<String> = tx
-            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [&instance.sop_instance_uid], |r| {
+            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [instance.sop_instance_uid.as_str()], |r| {
                 r.get(0)
             })
             .optional()
@@ -282,11 +334,11 @@ impl Archive {
             return if stored == sha256 {
                 Ok(PutOutcome::Duplicate { sha256 })
             } else {
-                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.clone(), stored_sha256: stored })
+                Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.to_string(), stored_sha256: stored })
             };
         }
         let state: Option<String> = tx
-            .query_row("SELECT state FROM studies WHERE study_uid = ?1", [&instance.study_uid], |r| r.get(0))
+            .query_row("SELECT state FROM studies WHERE study_uid = ?1", [instance.study_uid.as_str()], |r| r.get(0))
             .optional()
             .ctx("storing an instance")?;
         match state {
@@ -294,14 +346,14 @@ impl Archive {
                 tx.execute(
                     "INSERT INTO studies (study_uid, state, generation, first_received, last_received)
                      VALUES (?1, 'receiving', 1, ?2, ?2)",
-                    params![instance.study_uid, now_ms],
+                    params![instance.study_uid.as_str(), now_ms],
                 )
                 .ctx("storing an instance")?;
             }
             Some(_) => {
                 tx.execute(
                     "UPDATE studies SET generation = generation + 1, last_received = ?2 WHERE study_uid = ?1",
-                    params![instance.study_uid, now_ms],
+                    params![instance.study_uid.as_str(), now_ms],
                 )
                 .ctx("storing an instance")?;
             }
@@ -312,9 +364,9 @@ impl Archive {
                  transfer_syntax_uid, size_bytes, sha256, patient_id, patient_name, received)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
-                i.sop_instance_uid,
-                i.study_uid,
-                i.series_uid,
+                i.sop_instance_uid.as_str(),
+                i.study_uid.as_str(),
+                i.series_uid.as_str(),
                 i.sop_class_uid,
                 i.laterality,
                 i.view,
@@ -327,6 +379,13 @@ impl Archive {
             ],
         )
         .ctx("storing an instance")?;
+        // New data is a fresh chance: earlier failures no longer hold the study back.
+        let was_parked = tx
+            .query_row("SELECT parked FROM attention WHERE study_uid = ?1", [i.study_uid.as_str()], |r| r.get::<_, i64>(0))
+            .optional()
+            .ctx("storing an instance")?
+            == Some(1);
+        tx.execute("DELETE FROM attention WHERE study_uid = ?1", [i.study_uid.as_str()]).ctx("storing an instance")?;
         let before = state.as_deref().map(StudyState::parse).transpose()?;
         let completion = match before {
             None | Some(StudyState::Receiving) => {
@@ -334,13 +393,13 @@ impl Archive {
                     .query_row(
                         "SELECT COUNT(DISTINCT laterality || '-' || view) FROM instances
                          WHERE study_uid = ?1 AND laterality || '-' || view IN ('L-CC', 'L-MLO', 'R-CC', 'R-MLO')",
-                        [&i.study_uid],
+                        [i.study_uid.as_str()],
                         |r| r.get(0),
                     )
                     .ctx("storing an instance")?;
                 (views == 4).then_some(Completion::FourViews)
             }
-            Some(StudyState::Routed) => Some(Completion::LateInstance),
+            Some(StudyState::Routed) | Some(StudyState::NeedsAttention) => Some(Completion::LateInstance),
             // Already queued: the scorer reads the instances when it starts, and a scoring of
             // an older generation does not count (see `record_scoring`).
             Some(StudyState::Complete) => None,
@@ -348,7 +407,7 @@ impl Archive {
         if let Some(c) = completion {
             tx.execute(
                 "UPDATE studies SET state = 'complete', completion = ?2 WHERE study_uid = ?1",
-                params![i.study_uid, c.as_str()],
+                params![i.study_uid.as_str(), c.as_str()],
             )
             .ctx("storing an instance")?;
         }
@@ -358,7 +417,9 @@ impl Archive {
             (None, Some(s)) => s,
             (None, None) => StudyState::Receiving,
         };
-        Ok(PutOutcome::Stored { sha256, state, became_complete: completion.is_some() })
+        // A parked complete study is queued again by the new instance.
+        let requeue = was_parked && before == Some(StudyState::Complete);
+        Ok(PutOutcome::Stored { sha256, state, became_complete: completion.is_some() || requeue })
     }
 
     fn stored_sha(&self, sop_instance_uid: &str) -> Result<Option<String>> {
@@ -400,7 +461,11 @@ impl Archive {
     /// Studies waiting to be scored, oldest first.
     pub fn pending(&self) -> Result<Vec<String>> {
         self.lock()
-            .prepare_cached("SELECT study_uid FROM studies WHERE state = 'complete' ORDER BY last_received")
+            .prepare_cached(
+                "SELECT study_uid FROM studies s WHERE state = 'complete'
+                   AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked = 1)
+                 ORDER BY last_received",
+            )
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .ctx("listing studies to score")
     }
@@ -423,6 +488,9 @@ impl Archive {
             )
             .ctx("recording a scoring")?
             == 1;
+        if routed {
+            tx.execute("DELETE FROM attention WHERE study_uid = ?1", [study_uid]).ctx("recording a scoring")?;
+        }
         tx.commit().ctx("recording a scoring")?;
         Ok(routed)
     }
@@ -451,9 +519,9 @@ impl Archive {
                 s.query_map([study_uid], |r| {
                     Ok(InstanceRecord {
                         instance: NewInstance {
-                            sop_instance_uid: r.get(0)?,
-                            study_uid: r.get(1)?,
-                            series_uid: r.get(2)?,
+                            sop_instance_uid: stored_uid(r, 0)?,
+                            study_uid: stored_uid(r, 1)?,
+                            series_uid: stored_uid(r, 2)?,
                             sop_class_uid: r.get(3)?,
                             laterality: r.get(4)?,
                             view: r.get(5)?,
@@ -478,9 +546,15 @@ impl Archive {
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
             .ctx("loading a study")?;
+        let attention = crate::attention::read(&tx, study_uid)?;
+        let mut state = StudyState::parse(&state)?;
+        if attention.as_ref().is_some_and(|a| a.parked) {
+            state = StudyState::NeedsAttention;
+        }
         Ok(Some(StudyRecord {
             study_uid: study_uid.to_owned(),
-            state: StudyState::parse(&state)?,
+            state,
+            attention,
             completion,
             generation,
             first_received_ms,
@@ -507,4 +581,11 @@ impl Archive {
     pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.lock()
     }
+}
+
+/// A UID column read back; a value that is not a UID (written before ingest validated them)
+/// is reported as a corrupt row rather than guessed at.
+fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
+    let text: String = row.get(column)?;
+    Uid::parse(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
 }

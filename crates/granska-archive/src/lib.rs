@@ -6,20 +6,28 @@
 //!   assembly state: `receiving` → `complete` (waiting to be scored) → `routed`; an instance
 //!   arriving after routing sends the study back to `complete` (re-scoring);
 //! - every scoring result ever recorded (JSON, newest last);
+//! - the studies whose scoring or routing failed after acknowledgement (`attention`): retried,
+//!   then parked as `needs-attention` with their reason until an admin or a new instance;
 //! - the audit log of accesses to studies.
 //!
 //! An instance is acknowledged to its sender only after [`Archive::put`] returned, so an
 //! acknowledged instance survives a crash or power loss.
 #![warn(missing_docs)]
 
+mod attention;
 mod audit;
 mod blobs;
 mod error;
 mod index;
+mod maintenance;
 
+pub use attention::FailureOutcome;
+pub use blobs::sha256_hex;
 pub use audit::{AuditFilter, AuditRecord};
+pub use granska_types::Uid;
 pub use error::{Error, Result};
+pub use maintenance::{CheckReport, Removed};
 pub use index::{
-    Archive, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord,
+    Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord,
     StudyState,
 };

@@ -1,16 +1,33 @@
-//! Gaps in dicom-rs's codecs that research data runs into: RLE Lossless with 32 bits
-//! allocated (DICOM PS3.5 Annex G), and a check for RGB JPEG streams whose colour
+//! Gaps in dicom-rs's codecs: RLE Lossless (DICOM PS3.5 Annex G) decoded with every offset
+//! and run checked (dicom-rs 0.10.1 panics on a corrupted segment header and stops at 16
+//! bits allocated, while research data uses 32), and a check for RGB JPEG streams whose colour
 //! transform is ambiguous (the codec would silently convert them as if YCbCr).
 
 use crate::pixels::Geometry;
 
 /// Decode RLE Lossless frames (one fragment per frame) into little-endian interleaved bytes.
+/// Every offset, run and count is checked against the fragment: corrupt input is an error.
 pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u8>, String> {
+    if g.bits_allocated == 0 || g.bits_allocated % 8 != 0 {
+        return Err(format!("RLE needs whole bytes per sample, found BitsAllocated {}", g.bits_allocated));
+    }
     let bps = usize::from(g.bits_allocated / 8);
     let spp = usize::from(g.samples_per_pixel);
+    if spp * bps > 15 {
+        return Err(format!("RLE holds at most 15 segments, {spp} samples of {bps} bytes need {}", spp * bps));
+    }
     let pixels = g.rows as usize * g.columns as usize;
-    if fragments.len() < g.frames as usize {
-        return Err(format!("expected {} frames, found {} fragments", g.frames, fragments.len()));
+    // One frame may be split across fragments (PS3.5 A.4): join them. Several frames must
+    // come one fragment each; anything else is refused rather than guessed.
+    let joined;
+    let fragments = if g.frames == 1 && fragments.len() > 1 {
+        joined = [fragments.concat()];
+        &joined[..]
+    } else {
+        fragments
+    };
+    if fragments.len() != g.frames as usize {
+        return Err(format!("expected {} frames, one fragment each, found {} fragments", g.frames, fragments.len()));
     }
     let mut out = vec![0u8; pixels * spp * bps * g.frames as usize];
     for (f, fragment) in fragments.iter().take(g.frames as usize).enumerate() {

@@ -120,6 +120,24 @@ pub enum ErrorKind {
         /// What this file has.
         found: String,
     },
+    /// A UID attribute that is not a valid DICOM UID (a backslash, control byte, letter…).
+    #[error("invalid {attr}: {source}")]
+    InvalidUid {
+        /// The attribute.
+        attr: Attr,
+        /// What is wrong with it.
+        #[source]
+        source: granska_types::UidError,
+    },
+    /// The pixel codec panicked on this input (a defect of the codec, caught so that bad
+    /// input never takes the process down).
+    #[error("decoding {ts} pixel data failed inside the codec: {message}")]
+    CodecPanic {
+        /// Transfer syntax name.
+        ts: String,
+        /// The panic's message.
+        message: String,
+    },
     /// The transfer syntax is known but not decodable here (or not in the supported list).
     #[error("unsupported transfer syntax {uid} ({name})")]
     UnsupportedTransferSyntax {

@@ -23,6 +23,7 @@ use std::path::Path;
 use dicom_object::{DefaultDicomObject, OpenFileOptions, file::ReadPreamble};
 
 pub use error::{Attr, Error, ErrorKind};
+pub use granska_types::{Uid, UidError};
 pub use meta::{
     Laterality, MG_FOR_PRESENTATION, MG_FOR_PROCESSING, MammoMeta, Photometric, PresentationIntent, Profile,
     TransferSyntax, View, Window,
@@ -42,6 +43,14 @@ impl std::fmt::Debug for DicomFile {
 }
 
 impl DicomFile {
+    /// The SOP Instance UID and Study Instance UID as written (trimmed, not validated; empty
+    /// when absent), to name an instance in a refusal even when it is not a valid mammogram.
+    pub fn identifying_uids(&self) -> (String, String) {
+        let r = meta::Reader(&self.object);
+        let get = |tag| r.str(tag).map(|s| s.into_owned()).unwrap_or_default();
+        (get(dicom_dictionary_std::tags::SOP_INSTANCE_UID), get(dicom_dictionary_std::tags::STUDY_INSTANCE_UID))
+    }
+
     /// Read and parse a file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();

@@ -6,6 +6,7 @@ use dicom_core::Tag;
 use dicom_core::header::HasLength;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
+use granska_types::Uid;
 use serde::Serialize;
 
 use crate::error::{Attr, ErrorKind};
@@ -175,11 +176,11 @@ pub struct MammoMeta {
     /// SOP Class UID (0008,0016).
     pub sop_class_uid: String,
     /// SOP Instance UID (0008,0018).
-    pub sop_instance_uid: String,
+    pub sop_instance_uid: Uid,
     /// Study Instance UID (0020,000D).
-    pub study_instance_uid: String,
+    pub study_instance_uid: Uid,
     /// Series Instance UID (0020,000E).
-    pub series_instance_uid: String,
+    pub series_instance_uid: Uid,
     /// Modality (0008,0060), always `MG` after validation.
     pub modality: String,
     /// Breast laterality.
@@ -248,6 +249,12 @@ impl Reader<'_> {
 
     pub(crate) fn required_str(&self, tag: Tag, attr: Attr, expected: &'static str) -> Result<String, ErrorKind> {
         self.str(tag).map(Cow::into_owned).ok_or(ErrorKind::Missing { attr, expected })
+    }
+
+    /// A required UID attribute, validated by the one UID rule ([`Uid::parse`]).
+    pub(crate) fn required_uid(&self, tag: Tag, attr: Attr) -> Result<Uid, ErrorKind> {
+        let text = self.required_str(tag, attr, "a UID")?;
+        Uid::parse(&text).map_err(|source| ErrorKind::InvalidUid { attr, source })
     }
 
     pub(crate) fn multi_str(&self, tag: Tag) -> Vec<String> {
@@ -348,9 +355,9 @@ pub(crate) fn extract(obj: &InMemDicomObject, ts_uid: &str, profile: Profile) ->
     if modality != "MG" {
         return Err(ErrorKind::Invalid { attr: attr!(MODALITY), expected: "MG".to_owned(), found: modality });
     }
-    let study_instance_uid = r.required_str(tags::STUDY_INSTANCE_UID, attr!(STUDY_INSTANCE_UID), "a UID")?;
-    let series_instance_uid = r.required_str(tags::SERIES_INSTANCE_UID, attr!(SERIES_INSTANCE_UID), "a UID")?;
-    let sop_instance_uid = r.required_str(tags::SOP_INSTANCE_UID, attr!(SOP_INSTANCE_UID), "a UID")?;
+    let study_instance_uid = r.required_uid(tags::STUDY_INSTANCE_UID, attr!(STUDY_INSTANCE_UID))?;
+    let series_instance_uid = r.required_uid(tags::SERIES_INSTANCE_UID, attr!(SERIES_INSTANCE_UID))?;
+    let sop_instance_uid = r.required_uid(tags::SOP_INSTANCE_UID, attr!(SOP_INSTANCE_UID))?;
 
     let laterality = laterality(&r, profile, &mut inferred)?;
     let view = view(&r, profile, &mut inferred)?;

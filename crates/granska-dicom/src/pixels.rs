@@ -195,9 +195,10 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
         native_bytes(p, &g, &photometric, ts_uid == "1.2.840.10008.1.2.2")?
     } else if let dicom_core::DicomValue::PixelSequence(seq) = element.value()
         && ts_uid == "1.2.840.10008.1.2.5"
-        && g.bits_allocated == 32
     {
-        // dicom-rs's RLE codec stops at 16 bits; RTDOSE and other research data use 32.
+        // Every RLE stream goes through our own checked decoder: dicom-rs 0.10.1's panics
+        // (index out of bounds) on a corrupted segment header, and stops at 16 bits while
+        // RTDOSE and other research data use 32.
         Cow::Owned(
             crate::codec_gaps::decode_frames(seq.fragments(), &g)
                 .map_err(|message| ErrorKind::Decode { ts: crate::ts::name(&ts_uid), message })?,
@@ -216,8 +217,10 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
                     .to_owned(),
             });
         }
-        let decoded = obj
-            .decode_pixel_data()
+        // A codec defect must cost this one image, never the process: bad input is caught here
+        // as an error like any other.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data()))
+            .map_err(|panic| ErrorKind::CodecPanic { ts: crate::ts::name(&ts_uid), message: panic_message(&panic) })?
             .map_err(|e| ErrorKind::Decode { ts: crate::ts::name(&ts_uid), message: error_chain(&e) })?;
         let mut data = decoded.into_data();
         let expected = g.samples() * bytes_per_sample;
@@ -231,6 +234,15 @@ pub(crate) fn decode(obj: &DefaultDicomObject) -> Result<PixelArray, ErrorKind> 
         Cow::Owned(data)
     };
     Ok(PixelArray { shape: g.shape(), samples: to_samples(&bytes, &g) })
+}
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic without a message".to_owned())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

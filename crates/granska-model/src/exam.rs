@@ -145,7 +145,7 @@ impl Scorer {
         let started = Instant::now();
         for v in &views {
             let mut r = ViewResult {
-                sop_instance_uid: v.meta.sop_instance_uid.clone(),
+                sop_instance_uid: v.meta.sop_instance_uid.to_string(),
                 laterality: v.meta.laterality,
                 view: v.meta.view,
                 score: None,
@@ -159,12 +159,16 @@ impl Scorer {
                         Some("For Processing image not scored: a For Presentation image of this view is present".into())
                 }
                 Err(e) => r.error = Some(format!("pixels could not be decoded: {e}")),
-                Ok(px) => match preprocess(&v.meta, px, &card.preprocess, card.input.height(), card.input.width()) {
-                    Ok(p) => {
+                // A defect on one view's odd input costs that view only, never the exam.
+                Ok(px) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    preprocess(&v.meta, px, &card.preprocess, card.input.height(), card.input.width())
+                })) {
+                    Ok(Ok(p)) => {
                         slots.push(results.len());
                         tensors.push(p.tensor);
                     }
-                    Err(e) => r.error = Some(format!("preprocessing failed: {e}")),
+                    Ok(Err(e)) => r.error = Some(format!("preprocessing failed: {e}")),
+                    Err(_) => r.error = Some("preprocessing failed: internal error (panic) on this image".into()),
                 },
             }
             results.push(r);

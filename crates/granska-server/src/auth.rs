@@ -87,11 +87,17 @@ pub enum Rpc {
     SubmitRead,
     /// Models.Get
     Models,
+    /// Ingest.ListNeedsAttention
+    ListNeedsAttention,
+    /// Ingest.RetryStudy
+    RetryStudy,
+    /// Ingest.RemoveInstance
+    RemoveInstance,
 }
 
 impl Rpc {
     /// Every RPC.
-    pub const ALL: [Rpc; 9] = [
+    pub const ALL: [Rpc; 12] = [
         Rpc::Upload,
         Rpc::CompleteStudy,
         Rpc::GetStudy,
@@ -101,6 +107,9 @@ impl Rpc {
         Rpc::Release,
         Rpc::SubmitRead,
         Rpc::Models,
+        Rpc::ListNeedsAttention,
+        Rpc::RetryStudy,
+        Rpc::RemoveInstance,
     ];
 
     /// `Service.Method`, as audit records name it.
@@ -115,6 +124,9 @@ impl Rpc {
             Rpc::Release => "Worklist.Release",
             Rpc::SubmitRead => "Worklist.SubmitRead",
             Rpc::Models => "Models.Get",
+            Rpc::ListNeedsAttention => "Ingest.ListNeedsAttention",
+            Rpc::RetryStudy => "Ingest.RetryStudy",
+            Rpc::RemoveInstance => "Ingest.RemoveInstance",
         }
     }
 
@@ -127,6 +139,7 @@ impl Rpc {
             Rpc::List | Rpc::Watch | Rpc::ClaimNext | Rpc::Release | Rpc::SubmitRead => {
                 matches!(role, Radiologist | Admin)
             }
+            Rpc::ListNeedsAttention | Rpc::RetryStudy | Rpc::RemoveInstance => matches!(role, Admin),
         }
     }
 }
@@ -195,6 +208,14 @@ impl Tokens {
                     "{origin}: token_sha256 of {principal:?} must be 64 hex digits"
                 )));
             }
+            if let Some(other) = map.get(&sha) {
+                let other: &Principal = other;
+                return Err(ServerError::Config(format!(
+                    "{origin}: the token of {principal:?} ({role}) has the same sha256 as the token of {:?} ({}): \
+                     one token must name one principal",
+                    other.name, other.role
+                )));
+            }
             map.insert(sha, Principal { name: principal.to_owned(), role });
             Ok(())
         };
@@ -203,6 +224,17 @@ impl Tokens {
         }
         let file = tokens_file(data_dir);
         if file.is_file() {
+            // Plain-text tokens readable by others would hand out the admin role.
+            if let Some(mode) = granska_types::private::wider_mode(&file)
+                .map_err(|e| ServerError::Config(format!("cannot read {}: {e}", file.display())))?
+            {
+                return Err(ServerError::Config(format!(
+                    "{} holds bearer tokens but is readable by group or others (mode {mode:o}): \
+                     run `chmod 600 {}` and start again",
+                    file.display(),
+                    file.display()
+                )));
+            }
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| ServerError::Config(format!("cannot read {}: {e}", file.display())))?;
             let parsed: TokensFile =
@@ -253,21 +285,16 @@ impl Tokens {
 
 fn write_private(path: &Path, tokens: &TokensFile) -> Result<(), ServerError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let text = format!(
         "# Granska bearer tokens, generated on first start. Keep this file secret (mode 0600).\n\
          # Use one with `--token` or GRANSKA_TOKEN; add more as [[auth.tokens]] with token_sha256 in the config.\n{}",
         toml::to_string(tokens).expect("tokens serialise")
     );
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        granska_types::private::create_dir_all(dir)
             .map_err(|e| ServerError::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    let mut f = granska_types::private::create_new(path)
         .map_err(|e| ServerError::Config(format!("cannot create {}: {e}", path.display())))?;
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())

@@ -42,6 +42,17 @@ pub struct ServerSection {
     pub data_dir: PathBuf,
     /// TLS (rustls); absent: plaintext.
     pub tls: Option<TlsSection>,
+    /// Open connections at most; more are closed at once (counted as refused).
+    pub max_connections: usize,
+    /// A new connection must send its first bytes (the HTTP/2 preface) within this long.
+    pub handshake_timeout_s: u64,
+    /// Concurrent HTTP/2 streams (calls) per connection.
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 keepalive ping interval; a peer that does not answer within
+    /// `keepalive_timeout_s` is disconnected.
+    pub keepalive_interval_s: u64,
+    /// How long a keepalive ping may go unanswered.
+    pub keepalive_timeout_s: u64,
 }
 
 impl Default for ServerSection {
@@ -51,6 +62,11 @@ impl Default for ServerSection {
             metrics_listen: "127.0.0.1:9464".into(),
             data_dir: "granska-data".into(),
             tls: None,
+            max_connections: 256,
+            handshake_timeout_s: 10,
+            max_concurrent_streams: 100,
+            keepalive_interval_s: 30,
+            keepalive_timeout_s: 10,
         }
     }
 }
@@ -125,11 +141,29 @@ pub struct IngestSection {
     pub max_instance_mib: u64,
     /// `strict` (Digital Mammography SOP classes only) or `lenient`.
     pub profile: String,
+    /// Concurrent Upload streams; more are refused with RESOURCE_EXHAUSTED.
+    pub max_uploads: usize,
+    /// Bytes of unfinished instances held in memory across all Upload streams, MiB; a chunk
+    /// that does not fit waits up to 10 s, then its stream ends with RESOURCE_EXHAUSTED.
+    pub max_buffered_mib: u64,
+    /// An Upload stream with no chunk for this long is ended (DEADLINE_EXCEEDED).
+    pub idle_timeout_s: u64,
+    /// Below this much free space on the data disk, ingest is refused (RESOURCE_EXHAUSTED)
+    /// while scoring and reading go on, MiB.
+    pub min_free_mib: u64,
 }
 
 impl Default for IngestSection {
     fn default() -> Self {
-        IngestSection { quiet_period_s: 120, max_instance_mib: 1024, profile: "strict".into() }
+        IngestSection {
+            quiet_period_s: 120,
+            max_instance_mib: 256,
+            profile: "strict".into(),
+            max_uploads: 64,
+            max_buffered_mib: 1024,
+            idle_timeout_s: 60,
+            min_free_mib: 1024,
+        }
     }
 }
 
@@ -143,11 +177,16 @@ pub struct ScoringSection {
     pub queue: usize,
     /// An exam not scored within this long is routed to double reading as unscorable.
     pub timeout_s: u64,
+    /// Failed scoring/routing attempts (storage errors, not bad images: those are routed as
+    /// unscorable) before a study is parked as needs-attention for the admin.
+    pub max_attempts: u32,
+    /// Wait before the first retry, ms; doubled per attempt, at most five minutes.
+    pub retry_backoff_ms: u64,
 }
 
 impl Default for ScoringSection {
     fn default() -> Self {
-        ScoringSection { workers: 2, queue: 64, timeout_s: 120 }
+        ScoringSection { workers: 2, queue: 64, timeout_s: 120, max_attempts: 5, retry_backoff_ms: 5000 }
     }
 }
 
@@ -171,6 +210,9 @@ impl Default for WorklistSection {
 pub struct AuthSection {
     /// `[[auth.tokens]]` entries. With none, tokens are generated into `<data_dir>/tokens.toml`.
     pub tokens: Vec<TokenEntry>,
+    /// `grpc.health.v1.Health` needs a bearer token too. Off by default: health reveals only
+    /// SERVING/NOT_SERVING, and standard probes (Kubernetes, grpc_health_probe) send no token.
+    pub health_requires_token: bool,
 }
 
 /// One `[[auth.tokens]]` entry: the sha256 of a bearer token, never the token.

@@ -38,7 +38,7 @@ pub fn worklist_status(e: granska_worklist::Error) -> Status {
         W::RequestIdReused { .. } => Code::AlreadyExists,
         W::InvalidInput { .. } => Code::InvalidArgument,
         W::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
-        W::Open { .. } | W::Sqlite { .. } | W::SchemaTooNew { .. } | W::Migration { .. } | W::Corrupt { .. } => {
+        W::Open { .. } | W::Create { .. } | W::Sqlite { .. } | W::SchemaTooNew { .. } | W::Migration { .. } | W::Corrupt { .. } => {
             Code::Internal
         }
     };
@@ -54,7 +54,7 @@ pub fn worklist_status(e: granska_worklist::Error) -> Status {
 pub fn archive_status(e: granska_archive::Error) -> Status {
     use granska_archive::Error as A;
     let code = match &e {
-        A::UnknownStudy { .. } => Code::NotFound,
+        A::UnknownStudy { .. } | A::UnknownInstance { .. } => Code::NotFound,
         A::Conflict { .. } => Code::AlreadyExists,
         A::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
         A::Io { .. } | A::Sqlite { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {

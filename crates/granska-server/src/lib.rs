@@ -9,9 +9,12 @@
 pub mod auth;
 pub mod config;
 mod error;
+mod limits;
+pub mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 mod service;
+pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,7 +26,6 @@ use granska_model::{Engine, EngineConfig, Model, Scorer};
 use granska_triage::Policy;
 use granska_worklist::{SqliteStore, StoreOptions};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::Config;
 pub use error::ServerError;
@@ -39,8 +41,9 @@ pub mod proto {
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("granska_descriptor");
 }
 
-/// Largest gRPC message accepted: chunks are ≤ 1 MiB by contract; allow headroom.
-const MAX_MESSAGE: usize = 8 << 20;
+/// Largest gRPC message accepted (the README and the proto say 4 MiB; chunks are ≤ 1 MiB by
+/// contract). A larger chunk ends its Upload stream with RESOURCE_EXHAUSTED.
+pub const MAX_MESSAGE: usize = 4 << 20;
 
 /// Loads the policy named by the configuration: `(policy, its TOML text)`.
 pub fn load_policy(config: &Config) -> Result<(Policy, String), ServerError> {
@@ -70,8 +73,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let data_dir = config.server.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
+    // Patient data: the directory is 0700 and every file in it 0600, whatever the umask.
+    granska_types::private::create_dir_all(&data_dir)
         .map_err(|e| ServerError::Config(format!("cannot create data_dir {}: {e}", data_dir.display())))?;
+    for (path, mode) in granska_types::private::wider_than_private(&data_dir, 1) {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
+            "patient data readable by group or others: run `chmod -R go-rwx` on the data directory");
+    }
     let tokens = auth::Tokens::load(&config.auth.tokens, &data_dir)?;
     let (policy, policy_toml) = load_policy(&config)?;
     let profile = match config.ingest.profile.as_str() {
@@ -125,14 +133,23 @@ pub async fn serve(
             timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
             workers: config.scoring.workers,
             queue: config.scoring.queue,
+            min_free_bytes: config.ingest.min_free_mib.saturating_mul(1 << 20),
+            max_attempts: config.scoring.max_attempts.max(1),
+            retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
         },
         stop_rx.clone(),
     );
 
     use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
+    let ig = &config.ingest;
     let ingest = service::ingest::IngestService {
         pipeline: pipeline.clone(),
-        max_instance: (config.ingest.max_instance_mib as usize) << 20,
+        limits: service::ingest::UploadLimits::new(
+            (ig.max_instance_mib as usize).saturating_mul(1 << 20),
+            ig.max_uploads,
+            (ig.max_buffered_mib as usize).saturating_mul(1 << 20),
+            Duration::from_secs(ig.idle_timeout_s.max(1)),
+        ),
     };
     let worklist = service::worklist::WorklistService { pipeline: pipeline.clone() };
     let models = service::models::ModelsService { pipeline: pipeline.clone(), policy_toml };
@@ -167,18 +184,37 @@ pub async fn serve(
         let identity = tonic::transport::Identity::from_pem(read(&tls.cert_file)?, read(&tls.key_file)?);
         builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
-    let auth = tonic::service::InterceptorLayer::new(move |req| tokens.authenticate(req));
+    use tonic::service::interceptor::InterceptedService;
+    let auth = move |req| tokens.authenticate(req);
+    let sc = &config.server;
     let address = listener.local_addr()?;
-    tracing::info!(%address, tls = config.server.tls.is_some(), data_dir = %data_dir.display(), "granska serving");
-    builder
-        .layer(auth)
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(IngestServer::new(ingest).max_decoding_message_size(MAX_MESSAGE))
-        .add_service(WorklistServer::new(worklist))
-        .add_service(ModelsServer::new(models))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped(stop_rx))
-        .await?;
+    let incoming = limits::admit(
+        listener,
+        limits::ConnectionLimits {
+            max_connections: sc.max_connections,
+            handshake_timeout: Duration::from_secs(sc.handshake_timeout_s.max(1)),
+            tls: sc.tls.is_some(),
+        },
+        metrics_registry.clone(),
+    );
+    tracing::info!(%address, tls = sc.tls.is_some(), data_dir = %data_dir.display(), "granska serving");
+    let health_auth = config.auth.health_requires_token.then(|| auth.clone());
+    let router = builder
+        .max_concurrent_streams(sc.max_concurrent_streams.max(1))
+        .http2_keepalive_interval(Some(Duration::from_secs(sc.keepalive_interval_s.max(1))))
+        .http2_keepalive_timeout(Some(Duration::from_secs(sc.keepalive_timeout_s.max(1))))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
+        // Every service but (by default) health needs a bearer token.
+        .add_optional_service(health_auth.map(|a| InterceptedService::new(health.clone(), a)))
+        .add_optional_service((!config.auth.health_requires_token).then_some(health))
+        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(InterceptedService::new(
+            IngestServer::new(ingest).max_decoding_message_size(MAX_MESSAGE),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(WorklistServer::new(worklist), auth.clone()))
+        .add_service(InterceptedService::new(ModelsServer::new(models), auth));
+    router.serve_with_incoming_shutdown(incoming, stopped(stop_rx)).await?;
     tracing::info!("granska stopped");
     Ok(())
 }

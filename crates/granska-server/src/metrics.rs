@@ -25,6 +25,12 @@ pub struct Metrics {
     pub stage_seconds: HistogramVec,
     /// Exams routed, by category (`none` when unscorable) and reading mode.
     pub exams_routed: IntCounterVec,
+    /// Studies parked as needs-attention now.
+    pub needs_attention: IntGauge,
+    /// Failed scoring/routing attempts (each is retried or parks its study).
+    pub scoring_failures: IntCounter,
+    /// Connections, streams and uploads refused by a limit, by limit name.
+    pub refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -51,6 +57,16 @@ impl Metrics {
             &["category", "reading_mode"],
         )
         .expect("valid");
+        let needs_attention =
+            IntGauge::new("studies_needing_attention", "Studies parked after repeated scoring/routing failures")
+                .expect("valid");
+        let scoring_failures =
+            IntCounter::new("scoring_failures_total", "Failed scoring or routing attempts").expect("valid");
+        let refused = IntCounterVec::new(
+            Opts::new("refused_total", "Connections, streams and instances refused by a configured limit"),
+            &["limit"],
+        )
+        .expect("valid");
         for m in [
             Box::new(instances.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(bytes.clone()),
@@ -60,6 +76,9 @@ impl Metrics {
             Box::new(scoring_in_flight.clone()),
             Box::new(stage_seconds.clone()),
             Box::new(exams_routed.clone()),
+            Box::new(needs_attention.clone()),
+            Box::new(scoring_failures.clone()),
+            Box::new(refused.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
@@ -73,6 +92,9 @@ impl Metrics {
             scoring_in_flight,
             stage_seconds,
             exams_routed,
+            needs_attention,
+            scoring_failures,
+            refused,
         }
     }
 

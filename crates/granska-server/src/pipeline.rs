@@ -27,6 +27,9 @@ use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::metrics::Metrics;
 
+/// The longest wait between two scoring attempts of a study.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     granska_worklist::Clock::now_ms(&granska_worklist::SystemClock)
@@ -135,6 +138,12 @@ pub struct PipelineOptions {
     pub workers: usize,
     /// Queue length.
     pub queue: usize,
+    /// Ingest is refused (RESOURCE_EXHAUSTED) while the data disk has less free space.
+    pub min_free_bytes: u64,
+    /// Failed scoring/routing attempts before a study is parked as needs-attention.
+    pub max_attempts: u32,
+    /// First retry delay; doubled per failed attempt, at most five minutes.
+    pub retry_backoff: Duration,
 }
 
 /// The running pipeline; cheap to share.
@@ -196,6 +205,8 @@ impl Pipeline {
         let p = pipeline.clone();
         tokio::spawn(async move { p.quiet_timer().await });
         let p = pipeline.clone();
+        tokio::spawn(async move { p.refresh_attention_gauge().await });
+        let p = pipeline.clone();
         tokio::spawn(async move {
             let archive = p.archive.clone();
             match blocking(move || archive.pending()).await {
@@ -237,10 +248,30 @@ impl Pipeline {
         let profile = self.options.profile;
         let archive = self.archive.clone();
         let size = bytes.len() as u64;
+        let min_free = self.options.min_free_bytes;
         let outcome = blocking(move || {
             let file = DicomFile::from_bytes(&bytes, &instance_ref).map_err(|e| rejection(&e.kind, "", ""))?;
-            let meta = file.mammogram(profile).map_err(|e| rejection(&e.kind, "", ""))?;
+            let meta = file.mammogram(profile).map_err(|e| {
+                // Name the instance when its header could be read, even though it is refused.
+                let (sop, study) = file.identifying_uids();
+                rejection(&e.kind, &sop, &study)
+            })?;
             let (patient_id, patient_name) = file.patient_identity();
+            let free = free_bytes(archive.root());
+            if free < min_free {
+                return Err(Rejected {
+                    code: "RESOURCE_EXHAUSTED",
+                    message: format!(
+                        "the data disk has {} MiB free, below ingest.min_free_mib = {} MiB: ingest is paused \
+                         (reading and scoring go on); free space and re-send",
+                        free >> 20,
+                        min_free >> 20
+                    ),
+                    violations: vec![("ingest.min_free_mib".into(), "free disk space below the watermark".into())],
+                    sop_instance_uid: meta.sop_instance_uid.to_string(),
+                    study_uid: meta.study_instance_uid.to_string(),
+                });
+            }
             let instance = NewInstance {
                 sop_instance_uid: meta.sop_instance_uid.clone(),
                 study_uid: meta.study_instance_uid.clone(),
@@ -261,8 +292,8 @@ impl Pipeline {
                     code,
                     message: e.to_string(),
                     violations: vec![("SOPInstanceUID (0008,0018)".into(), e.to_string())],
-                    sop_instance_uid: instance.sop_instance_uid.clone(),
-                    study_uid: instance.study_uid.clone(),
+                    sop_instance_uid: instance.sop_instance_uid.to_string(),
+                    study_uid: instance.study_uid.to_string(),
                 }
             })?;
             Ok::<_, Rejected>((instance, put))
@@ -286,12 +317,17 @@ impl Pipeline {
                 self.metrics.bytes.inc_by(size);
                 tracing::debug!(study_uid = %instance.study_uid, sop_instance_uid = %instance.sop_instance_uid, "instance stored");
                 if became_complete {
-                    self.enqueue(instance.study_uid.clone()).await;
+                    self.enqueue(instance.study_uid.to_string()).await;
                 }
                 (false, sha256)
             }
         };
-        Ok(Ingested { duplicate, sop_instance_uid: instance.sop_instance_uid, study_uid: instance.study_uid, sha256 })
+        Ok(Ingested {
+            duplicate,
+            sop_instance_uid: instance.sop_instance_uid.into_string(),
+            study_uid: instance.study_uid.into_string(),
+            sha256,
+        })
     }
 
     /// CompleteStudy: `Ok(completed_now, state)`.
@@ -314,6 +350,8 @@ impl Pipeline {
         let period = (self.options.quiet / 10).clamp(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             tokio::time::sleep(period).await;
+            // A new instance or an admin's retry un-parks a study: keep the gauge current.
+            self.refresh_attention_gauge().await;
             let archive = self.archive.clone();
             let cutoff = now_ms() - self.options.quiet.as_millis() as i64;
             let completed = blocking(move || {
@@ -345,10 +383,9 @@ impl Pipeline {
         let uid = study_uid.to_owned();
         let record = match blocking(move || archive.study(&uid)).await {
             Ok(Some(r)) if r.state == StudyState::Complete => r,
-            Ok(_) => return, // already routed by an earlier queue entry
+            Ok(_) => return, // already routed by an earlier queue entry, or parked
             Err(e) => {
-                tracing::error!(study_uid, error = %e, "cannot load study for scoring; retrying in 5 s");
-                self.retry_later(study_uid);
+                self.failed_attempt(study_uid, format!("cannot load the study for scoring: {e}")).await;
                 return;
             }
         };
@@ -365,17 +402,60 @@ impl Pipeline {
         self.metrics.scoring_in_flight.dec();
         self.metrics.observe("score", started.elapsed().as_secs_f64());
         if let Err(e) = self.route(&record, &scoring).await {
-            tracing::error!(study_uid, error = %e, "cannot route study; retrying in 5 s");
-            self.retry_later(study_uid);
+            self.failed_attempt(study_uid, format!("cannot route the exam: {e}")).await;
         }
     }
 
-    fn retry_later(self: &Arc<Self>, study_uid: &str) {
+    /// A scoring or routing attempt failed after the study was acknowledged: record it durably,
+    /// then retry with exponential backoff, or, after `max_attempts`, park the study as
+    /// needs-attention (listed for the admin, counted in metrics) instead of looping for ever.
+    async fn failed_attempt(self: &Arc<Self>, study_uid: &str, reason: String) {
+        self.metrics.scoring_failures.inc();
+        let (archive, uid, why, max) =
+            (self.archive.clone(), study_uid.to_owned(), reason.clone(), self.options.max_attempts);
+        let recorded = blocking(move || archive.record_failure(&uid, &why, max, now_ms())).await;
+        let attempts = match recorded {
+            Ok(outcome) if outcome.parked => {
+                tracing::error!(study_uid, attempts = outcome.attempts, reason = %reason,
+                    "study needs attention: scoring/routing failed repeatedly; listed for the admin");
+                self.refresh_attention_gauge().await;
+                return;
+            }
+            Ok(outcome) => outcome.attempts,
+            Err(e) => {
+                // Even the failure cannot be written (disk, database): retry at the longest
+                // backoff; the study stays `complete`, so a restart queues it again.
+                tracing::error!(study_uid, error = %e, "cannot record a scoring failure");
+                u32::MAX
+            }
+        };
+        let delay = self.options.retry_backoff.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+        tracing::warn!(study_uid, attempts, retry_in_s = delay.as_secs_f64(), reason = %reason, "scoring/routing failed; will retry");
         let (p, uid) = (self.clone(), study_uid.to_owned());
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(delay).await;
             p.enqueue(uid).await;
         });
+    }
+
+    /// Sets the needs-attention gauge from the archive.
+    pub async fn refresh_attention_gauge(&self) {
+        let archive = self.archive.clone();
+        match blocking(move || archive.needs_attention_count()).await {
+            Ok(n) => self.metrics.needs_attention.set(n as i64),
+            Err(e) => tracing::error!(error = %e, "cannot count studies that need attention"),
+        }
+    }
+
+    /// An admin's retry of a study: forgets its failures and queues it if it waits for scoring.
+    pub async fn retry(&self, study_uid: &str) -> Result<bool, granska_archive::Error> {
+        let (archive, uid) = (self.archive.clone(), study_uid.to_owned());
+        let queued = blocking(move || archive.retry(&uid)).await?;
+        if queued {
+            self.enqueue(study_uid.to_owned()).await;
+        }
+        self.refresh_attention_gauge().await;
+        Ok(queued)
     }
 
     async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &StoredScoring) -> Result<(), String> {
@@ -440,6 +520,18 @@ impl Pipeline {
     }
 }
 
+/// Bytes available to this process on the file system holding `dir` (0 when unknown, so a
+/// disk that cannot even be asked refuses ingest rather than filling up).
+pub fn free_bytes(dir: &std::path::Path) -> u64 {
+    match rustix::fs::statvfs(dir) {
+        Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the free space of the data directory");
+            0
+        }
+    }
+}
+
 fn failed(reason: String) -> StoredScoring {
     StoredScoring { status: "unscorable".into(), reason: Some(reason), ..StoredScoring::default() }
 }
@@ -451,23 +543,19 @@ fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Prof
     let mut unreadable = Vec::new();
     for i in &record.instances {
         let label = format!("{}-{} {}", i.instance.laterality, i.instance.view, i.instance.sop_instance_uid);
-        let file = archive
-            .read_blob(&i.sha256)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| DicomFile::from_bytes(&bytes, &label).map_err(|e| e.to_string()));
-        let file = match file {
-            Ok(f) => f,
-            Err(e) => {
-                unreadable.push(e);
-                continue;
-            }
-        };
-        match file.mammogram(profile) {
-            Ok(meta) => {
-                let pixels = file.pixels().map_err(|e| e.to_string());
-                inputs.push(ViewInput { source: label, meta, pixels });
-            }
-            Err(e) => unreadable.push(e.to_string()),
+        // Each view is read in isolation: whatever fails on one (even a panic in a codec)
+        // costs that view only; the exam is scored on the rest and says why.
+        let view = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let bytes = archive.read_blob(&i.sha256).map_err(|e| e.to_string())?;
+            let file = DicomFile::from_bytes(&bytes, &label).map_err(|e| e.to_string())?;
+            let meta = file.mammogram(profile).map_err(|e| e.to_string())?;
+            let pixels = file.pixels().map_err(|e| e.to_string());
+            Ok::<_, String>(ViewInput { source: label.clone(), meta, pixels })
+        }));
+        match view {
+            Ok(Ok(input)) => inputs.push(input),
+            Ok(Err(e)) => unreadable.push(e),
+            Err(_) => unreadable.push(format!("{label}: reading the instance failed (internal error)")),
         }
     }
     let decode_ms = started.elapsed().as_secs_f64() * 1e3;

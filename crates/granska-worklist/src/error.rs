@@ -14,6 +14,15 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database file could not be created with owner-only permissions.
+    #[error("cannot create worklist database {path}: {source}")]
+    Create {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A statement failed (I/O error, disk full, database locked for too long…).
     #[error("worklist database error while {operation}: {source}")]
     Sqlite {

@@ -35,6 +35,19 @@ enum Command {
     Read(cmd::reading::ReadArgs),
     /// Show what the server knows of one study.
     Study(cmd::reading::StudyArgs),
+    /// Admin: studies whose scoring or routing failed repeatedly, with the reason.
+    Attention(cmd::admin::AttentionArgs),
+    /// Admin: score a study that needs attention again, after fixing the cause.
+    Retry(cmd::admin::RetryArgs),
+    /// Admin: remove one stored instance (a corrupted copy that blocks the correct one).
+    RemoveInstance(cmd::admin::RemoveArgs),
+    /// Back up a data directory while the server runs (SQLite online backup, blobs, manifest).
+    Backup(cmd::maintenance::BackupArgs),
+    /// Restore a backup into a new data directory (every file's sha256 verified first).
+    Restore(cmd::maintenance::RestoreArgs),
+    /// Check a data directory: every blob against its sha256 and index row, the worklist's
+    /// consistency; exit 1 with a list on any problem.
+    Check(cmd::maintenance::CheckArgs),
     /// Read the audit log of a data directory.
     Audit(cmd::audit::Args),
     /// Make a bearer token and its config entry.
@@ -67,6 +80,12 @@ fn main() -> ExitCode {
         Command::Worklist(args) => cmd::reading::worklist(args),
         Command::Read(args) => cmd::reading::read(args),
         Command::Study(args) => cmd::reading::study(args),
+        Command::Attention(args) => cmd::admin::attention(args),
+        Command::Retry(args) => cmd::admin::retry(args),
+        Command::RemoveInstance(args) => cmd::admin::remove(args),
+        Command::Backup(args) => cmd::maintenance::backup(args),
+        Command::Restore(args) => cmd::maintenance::restore(args),
+        Command::Check(args) => cmd::maintenance::check(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Eval(args) => cmd::research::eval(args),

@@ -1,12 +1,22 @@
 //! Integration tests of granska-archive on a real data directory.
 
-use granska_archive::{Archive, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState};
+use std::os::unix::fs::PermissionsExt;
+
+use granska_archive::{Archive, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+
+fn uid(text: &str) -> Uid {
+    Uid::parse(text).unwrap()
+}
 
 fn instance(sop: &str, lat: &str, view: &str) -> NewInstance {
+    in_study("1.2.3", sop, lat, view)
+}
+
+fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
     NewInstance {
-        sop_instance_uid: sop.into(),
-        study_uid: "1.2.3".into(),
-        series_uid: "1.2.3.1".into(),
+        sop_instance_uid: uid(sop),
+        study_uid: uid(study),
+        series_uid: uid(&format!("{study}.1")),
         sop_class_uid: "1.2.840.10008.5.1.4.1.1.1.2".into(),
         laterality: lat.into(),
         view: view.into(),
@@ -102,4 +112,119 @@ fn the_audit_log_filters_by_study_and_principal() {
     assert_eq!(f(Some("1.2.3"), None), ["pacs-1 Ingest.Upload 1.2.3", "alice Worklist.List 1.2.3"]);
     assert_eq!(f(None, Some("alice")).len(), 3);
     assert_eq!(f(Some("1.2.4"), Some("pacs-1")).len(), 0);
+}
+
+fn four_views(archive: &Archive, study: &str) {
+    for (i, (lat, view)) in [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")].iter().enumerate() {
+        archive.put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100).unwrap();
+    }
+}
+
+#[test]
+fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path()).unwrap();
+    four_views(&archive, "1.2.3");
+    four_views(&archive, "1.2.4");
+    let r1 = archive.record_failure("1.2.3", "cannot route the exam: injected", 3, 1000).unwrap();
+    let r2 = archive.record_failure("1.2.3", "cannot route the exam: again", 3, 2000).unwrap();
+    assert_eq!((r1.attempts, r1.parked, r2.attempts, r2.parked), (1, false, 2, false));
+    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"], "still retried while under the limit");
+    let r3 = archive.record_failure("1.2.3", "cannot route the exam: third", 3, 3000).unwrap();
+    assert!(r3.parked);
+    assert_eq!(archive.pending().unwrap(), ["1.2.4"], "a parked study is not queued again on start");
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!(study.state, StudyState::NeedsAttention);
+    let a = study.attention.unwrap();
+    assert_eq!((a.attempts, a.reason.as_str(), a.since_ms, a.last_ms), (3, "cannot route the exam: third", 1000, 3000));
+    let listed = archive.needs_attention().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].study_uid, "1.2.3");
+    assert_eq!(archive.needs_attention_count().unwrap(), 1);
+    // The admin's retry forgets the failures and queues it.
+    assert!(archive.retry("1.2.3").unwrap());
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().state, StudyState::Complete);
+    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"]);
+    assert!(matches!(archive.retry("9.9"), Err(Error::UnknownStudy { .. })));
+    // Parked again, then a new instance un-parks and re-queues it.
+    for t in 0..3 {
+        archive.record_failure("1.2.3", "x", 3, 4000 + t).unwrap();
+    }
+    let out = archive.put(b"late", &in_study("1.2.3", "1.2.3.1.9", "L", "XCCL"), 5000).unwrap();
+    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "{out:?}");
+    assert!(archive.study("1.2.3").unwrap().unwrap().attention.is_none());
+    // Routing clears what is left of failures under the limit.
+    archive.record_failure("1.2.4", "transient", 3, 6000).unwrap();
+    assert!(archive.record_scoring("1.2.4", 4, "{}", 7000).unwrap());
+    assert!(archive.study("1.2.4").unwrap().unwrap().attention.is_none());
+}
+
+#[test]
+fn removing_an_instance_lets_the_correct_copy_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path()).unwrap();
+    four_views(&archive, "1.2.3");
+    assert!(archive.record_scoring("1.2.3", 4, "{}", 200).unwrap());
+    // A copy corrupted in transit was stored; the correct copy is refused.
+    let err = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 300).unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }));
+    let removed = archive.remove_instance("1.2.3.1.0", 400).unwrap();
+    assert_eq!(removed.study_uid, "1.2.3");
+    assert!(removed.blob_deleted);
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!((study.state, study.instances.len(), study.last_received_ms), (StudyState::Receiving, 3, 400));
+    let out = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 500).unwrap();
+    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "four views again: {out:?}");
+    assert!(matches!(archive.remove_instance("9.9", 600), Err(Error::UnknownInstance { .. })));
+}
+
+#[test]
+fn check_finds_corrupt_and_missing_blobs_and_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path()).unwrap();
+    four_views(&archive, "1.2.3");
+    let clean = archive.check(|_, _| {}).unwrap();
+    assert_eq!((clean.instances_ok, clean.problems.len(), clean.orphan_blobs.len()), (4, 0, 0));
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    let path = |sha: &str| dir.path().join("blobs").join(&sha[..2]).join(&sha[2..4]).join(sha);
+    std::fs::write(path(&study.instances[0].sha256), b"flipped").unwrap();
+    std::fs::remove_file(path(&study.instances[1].sha256)).unwrap();
+    let orphan = granska_archive::sha256_hex(b"orphan");
+    std::fs::create_dir_all(path(&orphan).parent().unwrap()).unwrap();
+    std::fs::write(path(&orphan), b"orphan").unwrap();
+    let report = archive.check(|_, _| {}).unwrap();
+    assert_eq!(report.instances_ok, 2);
+    assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
+    assert!(report.problems[0].contains("is corrupt") || report.problems[1].contains("is corrupt"), "{:#?}", report.problems);
+    assert!(report.problems.iter().any(|p| p.contains("reading blob")), "{:#?}", report.problems);
+    assert_eq!(report.orphan_blobs, [orphan]);
+}
+
+#[test]
+fn backup_is_a_consistent_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path()).unwrap();
+    four_views(&archive, "1.2.3");
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(archive.backup_into(&out.path().join("b")).unwrap(), 4);
+    let copy = Archive::open(out.path().join("b")).unwrap();
+    assert_eq!(copy.study("1.2.3").unwrap(), archive.study("1.2.3").unwrap());
+    assert_eq!(copy.check(|_, _| {}).unwrap().instances_ok, 4);
+}
+
+#[test]
+fn patient_data_is_owner_only_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let archive = Archive::open(&root).unwrap();
+    archive.put(b"abc", &instance("1.2.3.1.1", "L", "CC"), 1).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&root.join("blobs")), 0o700);
+    for name in ["archive.db", "archive.db-wal"] {
+        assert_eq!(mode(&root.join(name)), 0o600, "{name}");
+    }
+    let sha = granska_archive::sha256_hex(b"abc");
+    let blob = root.join("blobs").join(&sha[..2]).join(&sha[2..4]).join(&sha);
+    assert_eq!((mode(&blob), mode(blob.parent().unwrap())), (0o600, 0o700));
 }

@@ -2,6 +2,7 @@
 //! (bundled test files, dcmtk and openjpeg re-encodings), real mammograms, bad input.
 
 mod bad_input;
+mod corrupt_rle;
 mod mammograms;
 mod phantom_roundtrip;
 mod pydicom_files;

@@ -43,17 +43,14 @@ pub fn outcome_of<T>(result: &Result<T, Status>) -> String {
     }
 }
 
-/// A UID argument: digits and dots, 1–64 characters; otherwise INVALID_ARGUMENT naming `field`.
+/// A UID argument, by the one rule ingest applies ([`granska_types::Uid`]): a UID that
+/// ingest stored is accepted here. Otherwise INVALID_ARGUMENT naming `field`.
 pub fn check_uid(field: &str, uid: &str) -> Result<(), Status> {
-    if uid.is_empty() || uid.len() > 64 || !uid.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    if let Err(e) = granska_types::Uid::parse(uid) {
         let mut details = tonic_types::ErrorDetails::new();
-        details.add_bad_request_violation(field, "must be a DICOM UID: 1–64 digits and dots");
+        details.add_bad_request_violation(field, e.to_string());
         use tonic_types::StatusExt;
-        return Err(Status::with_error_details(
-            tonic::Code::InvalidArgument,
-            format!("{field} must be a DICOM UID (digits and dots, at most 64), found {uid:?}"),
-            details,
-        ));
+        return Err(Status::with_error_details(tonic::Code::InvalidArgument, format!("{field}: {e}"), details));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Rpc, authorize};
+use crate::auth::{Role, Rpc, authorize};
 use crate::pipeline::Pipeline;
 use crate::proto::v1 as pb;
 
@@ -19,7 +19,10 @@ pub struct ModelsService {
 #[tonic::async_trait]
 impl pb::models_server::Models for ModelsService {
     async fn get(&self, request: Request<pb::GetModelsRequest>) -> Result<Response<pb::GetModelsResponse>, Status> {
-        authorize(&request, Rpc::Models)?;
+        let who = authorize(&request, Rpc::Models)?;
+        // Server file paths are for the admin: a researcher learns what runs, not where.
+        let admin = who.role == Role::Admin;
+        let path = |p: &std::path::Path| if admin { p.display().to_string() } else { String::new() };
         let scorer = &self.pipeline.scorer;
         let card = &scorer.model.card;
         let info = scorer.engine.info();
@@ -35,12 +38,12 @@ impl pb::models_server::Models for ModelsService {
                 name: card.identity.name.clone(),
                 version: card.identity.version.clone(),
                 sha256: card.identity.sha256.clone(),
-                dir: scorer.model.dir.display().to_string(),
+                dir: path(&scorer.model.dir),
                 intended_use: card.identity.intended_use.clone(),
                 training_data: card.identity.training_data.clone(),
                 input_shape: card.input.shape.to_vec(),
                 device: info.device.clone(),
-                onnxruntime_library: info.library.display().to_string(),
+                onnxruntime_library: path(&info.library),
             }],
             policy: Some(pb::ActivePolicy {
                 name: policy.name.clone(),

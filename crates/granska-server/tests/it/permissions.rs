@@ -37,6 +37,14 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
                 .map(drop),
         ),
         Rpc::Models => code(models.get(pb::GetModelsRequest {}).await.map(drop)),
+        Rpc::ListNeedsAttention => code(ingest.list_needs_attention(pb::ListNeedsAttentionRequest {}).await.map(drop)),
+        Rpc::RetryStudy => code(ingest.retry_study(pb::RetryStudyRequest { study_instance_uid: uid }).await.map(drop)),
+        Rpc::RemoveInstance => code(
+            ingest
+                .remove_instance(pb::RemoveInstanceRequest { sop_instance_uid: uid, reason: "test".into() })
+                .await
+                .map(drop),
+        ),
     }
 }
 
@@ -85,15 +93,36 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
         Worklist.Release       denied      allowed     denied      allowed
         Worklist.SubmitRead    denied      allowed     denied      allowed
         Models.Get             denied      denied      allowed     allowed
+        Ingest.ListNeedsAttention denied      denied      denied      allowed
+        Ingest.RetryStudy      denied      denied      denied      allowed
+        Ingest.RemoveInstance  denied      denied      denied      allowed
     "#]]
     .assert_eq(&table);
-    // Health and reflection need a token too.
+    // Health answers standard probes without a token (it reveals only SERVING); reflection
+    // needs one.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(with_token(channel.clone(), None));
+    let ok = health.check(tonic_health::pb::HealthCheckRequest { service: "granska.v1.Ingest".into() }).await.unwrap();
+    assert_eq!(ok.get_ref().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    // Server paths are the admin's: a researcher sees what model runs, not where it lives.
+    let mut models = pb::models_client::ModelsClient::new(with_token(channel.clone(), Some("token-rita")));
+    let m = models.get(pb::GetModelsRequest {}).await.unwrap().into_inner().models.remove(0);
+    assert_eq!((m.dir.as_str(), m.onnxruntime_library.as_str()), ("", ""));
+    let mut models = pb::models_client::ModelsClient::new(with_token(channel, Some("token-root")));
+    let m = models.get(pb::GetModelsRequest {}).await.unwrap().into_inner().models.remove(0);
+    assert!(m.dir.ends_with("granska-phantom-v1") && m.onnxruntime_library.contains("onnxruntime"), "{m:?}");
+    server.stop().await;
+
+    // `auth.health_requires_token = true` puts health behind the token again.
+    let data = tempfile::tempdir().unwrap();
+    let mut config = crate::support::config("masai", data.path());
+    config.auth.health_requires_token = true;
+    let server = TestServer::start_with(config, data).await;
+    let channel = Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(with_token(channel.clone(), None));
     let err = health.check(tonic_health::pb::HealthCheckRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let mut health = tonic_health::pb::health_client::HealthClient::new(with_token(channel, Some("token-rita")));
-    let ok = health.check(tonic_health::pb::HealthCheckRequest { service: "granska.v1.Ingest".into() }).await.unwrap();
-    assert_eq!(ok.get_ref().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert!(health.check(tonic_health::pb::HealthCheckRequest::default()).await.is_ok());
     server.stop().await;
 }
 

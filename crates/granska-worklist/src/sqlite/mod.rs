@@ -88,6 +88,9 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let open_err = |source| Error::Open { path: path.display().to_string(), source };
+        // Owner-only whatever the umask; SQLite gives the WAL and shm files the same mode.
+        granska_types::private::precreate(&path)
+            .map_err(|source| Error::Create { path: path.display().to_string(), source })?;
         let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
@@ -103,6 +106,31 @@ impl SqliteStore {
             tracing::info!(reaped, "expired leases returned to the queue on open");
         }
         Ok(store)
+    }
+
+    /// Copies the database file `src` into `out` (created 0600) by SQLite's online backup: a
+    /// consistent snapshot, taken read-only while a server may be writing it.
+    pub fn backup_file(src: &Path, out: &Path) -> Result<()> {
+        granska_types::private::precreate(out)
+            .map_err(|source| Error::Create { path: out.display().to_string(), source })?;
+        let src_conn = open_read_only(src)?;
+        let mut dst = Connection::open(out).map_err(|source| Error::Open { path: out.display().to_string(), source })?;
+        let backup = rusqlite::backup::Backup::new(&src_conn, &mut dst).ctx("backing up the worklist")?;
+        backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the worklist")
+    }
+
+    /// Checks the database file `path` read-only: SQLite's integrity check (problems unless
+    /// it says `ok`), then the workflow's consistency check. Returns the problems found.
+    pub fn check_file(path: &Path) -> Result<Vec<String>> {
+        let conn = open_read_only(path)?;
+        let integrity: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .ctx("checking the worklist database")?;
+        let mut problems: Vec<String> =
+            integrity.into_iter().filter(|m| m != "ok").map(|m| format!("worklist.db integrity: {m}")).collect();
+        problems.extend(queries::check_consistency(&conn)?);
+        Ok(problems)
     }
 
     /// The database file.
@@ -150,6 +178,13 @@ impl SqliteStore {
     }
 }
 
+fn open_read_only(path: &Path) -> Result<Connection> {
+    let open_err = |source| Error::Open { path: path.display().to_string(), source };
+    let mut conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
+    conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
+    Ok(conn)
+}
+
 fn invalid(field: &'static str, expected: &'static str, found: impl Into<String>) -> Error {
     Error::InvalidInput { field, expected, found: found.into() }
 }
@@ -162,10 +197,8 @@ fn check_id(field: &'static str, value: &str) -> Result<()> {
 }
 
 fn validate_route(input: &RouteInput) -> Result<()> {
-    if input.study_uid.is_empty()
-        || input.study_uid.len() > 64
-        || !input.study_uid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-    {
+    // The same rule ingest applied (granska_types::Uid), so an acknowledged study is routable.
+    if granska_types::Uid::parse(&input.study_uid).is_err() {
         return Err(invalid("study_uid", "a DICOM UID (digits and dots, at most 64)", input.study_uid.clone()));
     }
     if let Some(c) = input.category

@@ -51,10 +51,19 @@ impl Connection {
             let mut file: TokensFile =
                 toml::from_str(&text).with_context(|| format!("cannot parse {}", self.tokens_file.display()))?;
             let exact = file.tokens.iter().position(|t| t.role == role);
-            let admin = file.tokens.iter().position(|t| t.role == "admin");
+            // A read is a radiologist's own act and is audited under their name: never make
+            // one with the operator's admin token.
+            let admin = (role != "radiologist").then(|| file.tokens.iter().position(|t| t.role == "admin")).flatten();
             if let Some(i) = exact.or(admin) {
                 return Ok(file.tokens.swap_remove(i).token);
             }
+        }
+        if role == "radiologist" {
+            bail!(
+                "no radiologist token: pass your own with --token or GRANSKA_TOKEN (an admin issues one with \
+                 `granska token --principal NAME --role radiologist`); the admin token in {} is not used for reading",
+                self.tokens_file.display()
+            );
         }
         bail!(
             "no bearer token: pass --token or set GRANSKA_TOKEN (on first start the server writes an admin and a pacs token to {})",

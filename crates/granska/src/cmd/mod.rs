@@ -1,9 +1,11 @@
 //! One module per subcommand: argument structs and the glue that calls the libraries.
 
+pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod decode;
 pub mod inspect;
+pub mod maintenance;
 pub mod phantom;
 pub mod push;
 pub mod reading;

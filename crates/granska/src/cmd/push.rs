@@ -1,6 +1,7 @@
 //! `granska push`: uploads DICOM files to a Granska server in 1 MiB chunks over one stream,
-//! with a progress bar, a summary, and `--json` per-instance results. Exit status 1 if any
-//! instance was rejected.
+//! with a progress bar, a summary, and `--json` per-instance results as JSON Lines, each
+//! printed the moment the server acknowledges it (so a cut-off push still shows what was
+//! stored). Exit status 1 if any instance was rejected or the stream failed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -22,7 +23,8 @@ const CHUNK: usize = 1 << 20;
 pub struct Args {
     #[command(flatten)]
     connection: Connection,
-    /// Print a JSON array of per-instance results instead of a summary.
+    /// Print one JSON object per instance result (JSON Lines), as each arrives, instead of a
+    /// summary.
     #[arg(long)]
     json: bool,
     /// After the upload, tell the server that every pushed study is complete (score it now,
@@ -40,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let total: u64 = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
     runtime()?.block_on(async move {
         let mut client = IngestClient::new(args.connection.connect("pacs").await?)
-            .max_decoding_message_size(8 << 20);
+            .max_decoding_message_size(4 << 20);
         let bar = indicatif::ProgressBar::new(total).with_style(
             indicatif::ProgressStyle::with_template("pushing [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
@@ -77,9 +79,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .into_inner();
         let (mut stored, mut duplicate, mut rejected, mut bytes) = (0u64, 0u64, 0u64, 0u64);
         let mut studies = BTreeSet::new();
-        let mut json_results = Vec::new();
-        while let Some(result) = results.next().await {
-            let r = result.map_err(|s| status_error("upload failed", s))?;
+        let mut answered = 0usize;
+        let mut stdout = std::io::stdout().lock();
+        loop {
+            let r = match results.next().await {
+                None => break,
+                Some(Ok(r)) => r,
+                Some(Err(status)) => {
+                    bar.finish_and_clear();
+                    return Err(status_error("upload failed", status).context(format!(
+                        "{answered} of {} instances were answered before the stream failed ({stored} stored, \
+                         {duplicate} duplicate, {rejected} rejected); re-running the same push is safe: stored \
+                         instances come back as duplicates",
+                        files.len()
+                    )));
+                }
+            };
+            answered += 1;
             bar.inc(r.size_bytes);
             bytes += r.size_bytes;
             let outcome = pb::instance_result::Outcome::try_from(r.outcome).unwrap_or(pb::instance_result::Outcome::Unspecified);
@@ -96,7 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             {
                 bar.suspend(|| eprintln!("rejected: {}: {}: {}", r.instance_ref, rej.code, rej.message));
             }
-            json_results.push(json!({
+            if !args.json {
+                continue;
+            }
+            let line = json!({
                 "file": r.instance_ref,
                 "outcome": match outcome {
                     pb::instance_result::Outcome::Stored => "stored",
@@ -112,7 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "message": x.message,
                     "field_violations": x.field_violations.iter().map(|v| json!({"field": v.field, "description": v.description})).collect::<Vec<_>>(),
                 })),
-            }));
+            });
+            // One line per acknowledgement, flushed now: what was stored is on record even if
+            // the stream is cut a moment later.
+            use std::io::Write;
+            writeln!(stdout, "{line}").and_then(|()| stdout.flush()).context("cannot write to stdout")?;
         }
         producer.await.context("file reader task failed")??;
         bar.finish_and_clear();
@@ -125,18 +148,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .map_err(|s| status_error(&format!("CompleteStudy {uid}"), s))?;
             }
         }
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&json_results)?);
-        } else {
+        if !args.json {
             println!(
-                "{} instances of {} studies: {stored} stored, {duplicate} duplicate, {rejected} rejected; {:.1} MB in {seconds:.2} s ({:.1} MB/s)",
-                json_results.len(),
+                "{answered} instances of {} studies: {stored} stored, {duplicate} duplicate, {rejected} rejected; {:.1} MB in {seconds:.2} s ({:.1} MB/s)",
                 studies.len(),
                 bytes as f64 / 1e6,
                 bytes as f64 / 1e6 / seconds.max(1e-9),
             );
         }
-        anyhow::ensure!(json_results.len() == files.len(), "the server answered {} of {} instances", json_results.len(), files.len());
+        anyhow::ensure!(
+            answered == files.len(),
+            "the server answered {answered} of {} instances; re-running the same push is safe (duplicates)",
+            files.len()
+        );
         Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     })
 }

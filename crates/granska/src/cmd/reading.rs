@@ -292,6 +292,7 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
                 "outcome_via": (!r.outcome_via.is_empty()).then_some(&r.outcome_via),
             })),
             "patient": s.patient.as_ref().map(|p| json!({"patient_id": p.patient_id, "patient_name": p.patient_name})),
+            "attention": s.attention.as_ref().map(super::admin::attention_json),
         });
         if args.json {
             println!("{}", serde_json::to_string_pretty(&value)?);
@@ -312,6 +313,14 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(r) = &s.routing {
                 println!("routing: {} reading ({} v{}){}", r.reading_mode, r.policy_name, r.policy_version, if r.flags.is_empty() { String::new() } else { format!(", flags {}", r.flags.join(",")) });
+            }
+            if let Some(a) = &s.attention {
+                println!(
+                    "{}: {} failed attempt(s), last: {}",
+                    if a.parked { "NEEDS ATTENTION (not retried until `granska retry` or a new instance)" } else { "failing" },
+                    a.attempts,
+                    a.reason
+                );
             }
             if let Some(r) = &s.reading {
                 let tasks: Vec<String> = r.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();

@@ -151,7 +151,7 @@ pub fn group_exams(files: &[PathBuf], profile: Profile) -> Grouped {
     let mut invalid = Vec::new();
     for path in files {
         match DicomFile::open(path).and_then(|f| f.mammogram(profile)) {
-            Ok(meta) => exams.entry(meta.study_instance_uid.clone()).or_default().push((path.clone(), meta)),
+            Ok(meta) => exams.entry(meta.study_instance_uid.to_string()).or_default().push((path.clone(), meta)),
             Err(e) => invalid.push((path.clone(), e)),
         }
     }
