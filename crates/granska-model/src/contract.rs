@@ -202,6 +202,17 @@ impl Calibration {
     }
 }
 
+impl ModelToml {
+    /// Parses and validates the text of a model.toml (fields and ranges; the sha256 of the
+    /// .onnx is checked by [`Model::load`]). `path` names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ModelToml, Error> {
+        let card: ModelToml =
+            toml::from_str(text).map_err(|source| Error::Toml { path: path.to_path_buf(), source })?;
+        validate(&card).map_err(|what| Error::Contract { path: path.to_path_buf(), what })?;
+        Ok(card)
+    }
+}
+
 impl Model {
     /// Reads and verifies `dir/model.toml` and `dir/model.onnx` (fields, ranges, sha256).
     pub fn load(dir: impl AsRef<Path>) -> Result<Model, Error> {
@@ -211,9 +222,7 @@ impl Model {
         }
         let toml_path = dir.join("model.toml");
         let text = fs::read_to_string(&toml_path).map_err(|source| Error::Io { path: toml_path.clone(), source })?;
-        let card: ModelToml =
-            toml::from_str(&text).map_err(|source| Error::Toml { path: toml_path.clone(), source })?;
-        validate(&card).map_err(|what| Error::Contract { path: toml_path.clone(), what })?;
+        let card = ModelToml::parse(&text, &toml_path)?;
         let onnx_path = dir.join("model.onnx");
         let found = sha256_file(&onnx_path)?;
         if !found.eq_ignore_ascii_case(card.identity.sha256.trim()) {

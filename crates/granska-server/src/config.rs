@@ -238,6 +238,15 @@ impl std::fmt::Debug for TokenEntry {
 }
 
 impl Config {
+    /// Defaults, then the TOML `text` (no file, no environment): what a config file's content
+    /// alone gives; used by tests and the fuzzer.
+    pub fn from_toml_str(text: &str) -> Result<Config, ServerError> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ServerError::Config(e.to_string()))
+    }
+
     /// Defaults, then `file` (if given), then `GRANSKA__…` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Config, ServerError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
