@@ -608,7 +608,9 @@ fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Prof
 /// A DICOM error as a rejection with field-level violations.
 fn rejection(kind: &ErrorKind, sop: &str, study: &str) -> Rejected {
     let field = match kind {
-        ErrorKind::Missing { attr, .. } | ErrorKind::Invalid { attr, .. } => attr.to_string(),
+        ErrorKind::Missing { attr, .. } | ErrorKind::Invalid { attr, .. } | ErrorKind::InvalidUid { attr, .. } => {
+            attr.to_string()
+        }
         ErrorKind::DeclaredLength { group, element, .. } | ErrorKind::InvalidVr { group, element, .. } => {
             format!("({group:04X},{element:04X})")
         }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod corrupt_rle;
+mod fuzz_regressions;
 mod mammograms;
 mod phantom_roundtrip;
 mod pydicom_files;

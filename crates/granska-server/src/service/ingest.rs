@@ -58,7 +58,8 @@ impl UploadLimits {
     }
 }
 
-/// How long a chunk waits for other uploads to free buffer space before it is refused.
+/// How long a chunk waits at most for other uploads to free buffer space before it is
+/// refused (and never longer than the stream's idle timeout).
 const BUFFER_WAIT: Duration = Duration::from_secs(10);
 
 /// Reads one Upload stream to its end: reassembles instances, stores each and sends its result.
@@ -130,15 +131,19 @@ async fn upload_stream(
         let want = reassembler.would_buffer(&chunk) as u32;
         if want > 0 {
             let permit =
-                match tokio::time::timeout(BUFFER_WAIT, limits.buffered.clone().acquire_many_owned(want)).await {
+                match tokio::time::timeout(BUFFER_WAIT.min(limits.idle_timeout), limits.buffered.clone().acquire_many_owned(want))
+                    .await
+                {
                     Ok(Ok(p)) => p,
                     _ => {
                         pipeline.metrics.refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
+                        let received = reassembler.buffered() + chunk.data.len();
+                        let unfinished = reassembler.finish().map(|u| u.instance_ref).unwrap_or(chunk.instance_ref);
                         return Err(Status::resource_exhausted(format!(
                             "the server is buffering ingest.max_buffered_mib = {} MiB of unfinished instances \
-                             across all uploads; retry later{}",
+                             across all uploads; retry later; instance {unfinished:?} ({received} bytes \
+                             received) was not stored",
                             limits.max_buffered >> 20,
-                            unfinished_note(reassembler.finish())
                         )));
                     }
                 };

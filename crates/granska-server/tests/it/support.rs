@@ -33,6 +33,8 @@ pub fn workspace_root() -> PathBuf {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
     /// The CA to trust when the server runs TLS.
     pub tls_ca: Option<Vec<u8>>,
     pub data: tempfile::TempDir,
@@ -62,13 +64,14 @@ impl TestServer {
 
     pub async fn start_with(config: Config, data: tempfile::TempDir) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (addr, metrics_addr) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(granska_server::serve(config.clone(), listener, None, async move {
+        let handle = tokio::spawn(granska_server::serve(config.clone(), listener, Some(metrics), async move {
             let _ = stopped.await;
         }));
         let tls_ca = config.server.tls.as_ref().map(|t| std::fs::read(&t.cert_file).unwrap());
-        let server = TestServer { addr, tls_ca, data, stop: Some(stop), handle };
+        let server = TestServer { addr, metrics_addr, tls_ca, data, stop: Some(stop), handle };
         // Ready when it answers a health check.
         let started = Instant::now();
         loop {
@@ -107,6 +110,25 @@ impl TestServer {
 
     pub async fn worklist(&self, principal: &str) -> pb::worklist_client::WorklistClient<Authed> {
         pb::worklist_client::WorklistClient::new(self.channel(principal).await)
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(self.metrics_addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.unwrap();
+        text
+    }
+
+    /// The value of one metric line (`name{labels}` as printed), 0 when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or(0.0)
     }
 
     pub async fn stop(mut self) {
