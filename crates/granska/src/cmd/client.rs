@@ -61,8 +61,12 @@ impl Connection {
         if role == "radiologist" {
             bail!(
                 "no radiologist token: pass your own with --token or GRANSKA_TOKEN (an admin issues one with \
-                 `granska token --principal NAME --role radiologist`); the admin token in {} is not used for reading",
-                self.tokens_file.display()
+                 `granska token --principal NAME --role radiologist`){}",
+                if self.tokens_file.is_file() {
+                    format!("; the admin token in {} is never used for reading", self.tokens_file.display())
+                } else {
+                    String::new()
+                }
             );
         }
         bail!(

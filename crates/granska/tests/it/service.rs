@@ -6,8 +6,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use granska_server::proto::v1 as pb;
-use tokio_stream::StreamExt;
 
 use super::{granska, phantoms, run_ok};
 
@@ -30,8 +28,17 @@ impl Drop for Server {
 /// `granska serve` on port 0 with `data_dir`; returns the process and its gRPC and metrics
 /// addresses, parsed from its log.
 fn serve(data_dir: &Path) -> (Server, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_granska"))
-        .arg("serve")
+    serve_with(data_dir, None)
+}
+
+/// As [`serve`], with `--config FILE`.
+fn serve_with(data_dir: &Path, config: Option<&Path>) -> (Server, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_granska"));
+    command.arg("serve");
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .current_dir(super::workspace_root())
         .env("GRANSKA__SERVER__DATA_DIR", data_dir)
         .env("GRANSKA__SERVER__LISTEN", "127.0.0.1:0")
@@ -82,10 +89,29 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_ok(args)).unwrap_or_else(|e| panic!("granska {args:?}: not JSON: {e}"))
 }
 
-fn wait_for_worklist(server: &str, tokens: &str, n: usize) -> serde_json::Value {
+/// `push --json` prints JSON Lines: one object per acknowledgement.
+fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
+    run_ok(args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("granska {args:?}: line not JSON: {e}: {l}")))
+        .collect()
+}
+
+/// A radiologist's token made by `granska token`, and the config entry it prints (as an
+/// admin adds a reader): `(token, [[auth.tokens]] text)`.
+fn radiologist_token(name: &str) -> (String, String) {
+    let out = granska(&["token", "--principal", name, "--role", "radiologist"]);
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let entry = stderr.split("add to the server's config:").nth(1).expect("config entry printed").trim().to_owned();
+    (token, entry)
+}
+
+fn wait_for_worklist(server: &str, token: &str, n: usize) -> serde_json::Value {
     let started = Instant::now();
     loop {
-        let list = json(&["worklist", "--server", server, "--tokens-file", tokens, "--json"]);
+        let list = json(&["worklist", "--server", server, "--token", token, "--json"]);
         if list.as_array().unwrap().len() == n {
             return list;
         }
@@ -104,18 +130,29 @@ fn wait_for_worklist(server: &str, tokens: &str, n: usize) -> serde_json::Value 
 fn quickstart_serve_push_worklist_read() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("granska-data");
-    let (mut server, url, metrics) = serve(&data);
+    let (mut server, url, _) = serve(&data);
     let tokens = data.join("tokens.toml");
-    let mode = std::fs::metadata(&tokens).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600, "tokens.toml is private");
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&tokens), 0o600, "tokens.toml is private");
+    assert_eq!(mode(&data), 0o700, "the data directory is private");
     let t = tokens.to_str().unwrap();
+    // A reader has no token yet: the admin's is never used for reading.
+    let out = granska(&["read", "claim", "--server", &url, "--tokens-file", t]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no radiologist token"), "{out:?}");
+    // The admin adds a radiologist, as the README says: `granska token`, config, restart.
+    let (alice, entry) = radiologist_token("alice");
+    let config = dir.path().join("granska.toml");
+    std::fs::write(&config, entry).unwrap();
+    server.kill();
+    let (mut server, url, metrics) = serve_with(&data, Some(&config));
 
     let exams = dir.path().join("phantoms");
     phantoms(&exams, 6, 31, &[]);
-    let pushed = json(&["push", "--server", &url, "--tokens-file", t, "--json", exams.to_str().unwrap()]);
-    let outcomes: Vec<&str> = pushed.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    let pushed = json_lines(&["push", "--server", &url, "--tokens-file", t, "--json", exams.to_str().unwrap()]);
+    let outcomes: Vec<&str> = pushed.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, vec!["stored"; 24]);
-    let list = wait_for_worklist(&url, t, 6);
+    let list = wait_for_worklist(&url, &alice, 6);
     for entry in list.as_array().unwrap() {
         for key in ["study_uid", "status", "category", "reading_mode", "flags", "tasks"] {
             assert!(entry.get(key).is_some(), "worklist entry without {key}: {entry}");
@@ -139,8 +176,8 @@ fn quickstart_serve_push_worklist_read() {
     let again = run_ok(&["push", "--server", &url, "--tokens-file", t, exams.to_str().unwrap()]);
     assert!(again.contains("0 stored, 24 duplicate, 0 rejected"), "{again}");
 
-    // A reader claims and submits with the admin token from tokens.toml.
-    let claim = json(&["read", "claim", "--server", &url, "--tokens-file", t, "--json"]);
+    // The reader claims and submits with her own token.
+    let claim = json(&["read", "claim", "--server", &url, "--token", &alice, "--json"]);
     let (task, study) = (claim["task_id"].as_i64().unwrap(), claim["study_uid"].as_str().unwrap().to_owned());
     assert_eq!(claim["kind"], "first");
     assert_eq!(study, list[0]["study_uid"].as_str().unwrap(), "the top of the worklist is claimed first");
@@ -149,8 +186,8 @@ fn quickstart_serve_push_worklist_read() {
         "submit",
         "--server",
         &url,
-        "--tokens-file",
-        t,
+        "--token",
+        &alice,
         "--task",
         &task.to_string(),
         "--decision",
@@ -168,7 +205,12 @@ fn quickstart_serve_push_worklist_read() {
         assert!(actions.contains(&action), "no {action} in the audit log of {study}: {actions:?}");
     }
     for r in audit.as_array().unwrap() {
-        let expected = if r["action"] == "Ingest.Upload" { "pacs" } else { "admin" };
+        let action = r["action"].as_str().unwrap();
+        let expected = match action {
+            "Ingest.Upload" => "pacs",
+            a if a.starts_with("Worklist.") => "alice",
+            _ => "admin",
+        };
         assert_eq!(r["principal"], expected, "{r}");
     }
 
@@ -185,77 +227,68 @@ fn quickstart_serve_push_worklist_read() {
     let out = granska(&["worklist", "--server", &url, "--tokens-file", "/nonexistent/tokens.toml"]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no bearer token"),
+        String::from_utf8_lossy(&out.stderr).contains("no radiologist token: pass your own with --token"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     server.kill();
 }
 
-/// Push, SIGKILL the server mid-stream, start it again: every acknowledged instance is there,
-/// the rest can be pushed again, and every exam reaches the worklist.
+/// `granska push --json` against a server SIGKILLed mid-stream: every acknowledgement printed
+/// before the kill is on stdout (JSON Lines), the push fails saying re-running it is safe, and
+/// after a restart every printed instance is there (a duplicate) while the rest are stored.
 #[test]
-fn sigkill_mid_upload_loses_no_acknowledged_instance() {
+fn sigkill_mid_push_loses_no_acknowledged_instance_and_push_prints_each_ack() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (mut server, url, _) = serve(&data);
-    let tokens = data.join("tokens.toml");
-    let t = tokens.to_str().unwrap().to_owned();
+    let (alice, entry) = radiologist_token("alice");
+    let config = dir.path().join("granska.toml");
+    std::fs::write(&config, entry).unwrap();
+    // No tokens.toml yet (alice is configured): make the operator's by a first plain start.
+    let (first, _, _) = serve(&data);
+    drop(first);
+    let (server, url, _) = serve_with(&data, Some(&config));
+    let t = data.join("tokens.toml").to_str().unwrap().to_owned();
     let exams = dir.path().join("phantoms");
     phantoms(&exams, 6, 32, &[]);
-    let mut files: Vec<_> = walk(&exams);
-    files.sort();
-    assert_eq!(files.len(), 24);
-    let admin = admin_token(&tokens);
+    assert_eq!(walk(&exams).len(), 24);
     // Nothing pushed yet: a claim finds nothing, prints null and exits 0.
-    assert_eq!(run_ok(&["read", "claim", "--server", &url, "--tokens-file", &t, "--json"]).trim(), "null");
+    assert_eq!(run_ok(&["read", "claim", "--server", &url, "--token", &alice, "--json"]).trim(), "null");
 
-    // Upload instance by instance on one stream, and kill the server after the 10th ack.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let acked: Vec<String> = runtime.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(url.clone()).unwrap().connect().await.unwrap();
-        let token: tonic::metadata::MetadataValue<_> = format!("Bearer {admin}").parse().unwrap();
-        let mut client = pb::ingest_client::IngestClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
-            r.metadata_mut().insert("authorization", token.clone());
-            Ok(r)
-        });
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let sender_files = files.clone();
-        tokio::spawn(async move {
-            for f in sender_files {
-                let bytes = std::fs::read(&f).unwrap();
-                let name = f.display().to_string();
-                for (i, part) in bytes.chunks(32 << 10).enumerate() {
-                    let last = (i + 1) * (32 << 10) >= bytes.len();
-                    if tx.send(pb::UploadChunk { instance_ref: name.clone(), data: part.to_vec(), last }).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-        let mut results = client.upload(tokio_stream::wrappers::ReceiverStream::new(rx)).await.unwrap().into_inner();
-        let mut acked = Vec::new();
-        while let Some(Ok(r)) = results.next().await {
-            assert_eq!(r.outcome, pb::instance_result::Outcome::Stored as i32);
-            acked.push(r.instance_ref);
-            if acked.len() == 10 {
-                server.kill(); // SIGKILL
-            }
+    let mut push = Command::new(env!("CARGO_BIN_EXE_granska"))
+        .args(["push", "--server", &url, "--tokens-file", &t, "--json", exams.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Some(server);
+    let mut acked = Vec::new();
+    for line in BufReader::new(push.stdout.take().unwrap()).lines() {
+        let r: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_eq!(r["outcome"], "stored");
+        acked.push(r["file"].as_str().unwrap().to_owned());
+        if acked.len() == 10 {
+            server.take().unwrap().kill(); // SIGKILL, while the push is still streaming
         }
-        acked
-    });
+    }
+    let status = push.wait().unwrap();
+    let mut stderr = String::new();
+    push.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(acked.len() >= 10 && acked.len() < 24, "killed mid-stream after {} acks", acked.len());
+    assert!(!status.success(), "a cut-off push fails");
+    assert!(stderr.contains("re-running the same push is safe"), "{stderr}");
+    assert!(stderr.contains(&format!("{} of 24", acked.len())), "{stderr}");
 
-    let (mut server, url, _) = serve(&data);
+    let (mut server, url, _) = serve_with(&data, Some(&config));
     // Every acknowledged instance survived: re-pushing it is a duplicate; the rest are stored.
-    let pushed = json(&["push", "--server", &url, "--tokens-file", &t, "--json", exams.to_str().unwrap()]);
-    for r in pushed.as_array().unwrap() {
+    let pushed = json_lines(&["push", "--server", &url, "--tokens-file", &t, "--json", exams.to_str().unwrap()]);
+    assert_eq!(pushed.len(), 24);
+    for r in &pushed {
         let file = r["file"].as_str().unwrap();
         let expected = if acked.iter().any(|a| a == file) { "duplicate" } else { "stored" };
         assert_eq!(r["outcome"], expected, "{file}");
     }
-    wait_for_worklist(&url, &t, 6);
+    wait_for_worklist(&url, &alice, 6);
     server.kill();
 }
 
@@ -272,8 +305,4 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn admin_token(tokens: &Path) -> String {
-    let text = std::fs::read_to_string(tokens).unwrap();
-    let file: granska_server::auth::TokensFile = toml::from_str(&text).unwrap();
-    file.tokens.into_iter().find(|t| t.role == "admin").unwrap().token
-}
+
