@@ -43,11 +43,18 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Attention> {
 impl Archive {
     /// Records one failed scoring/routing attempt of a study with its reason; parks the study
     /// once `max_attempts` failures have been recorded since it was last stored or retried.
-    pub fn record_failure(&self, study_uid: &str, reason: &str, max_attempts: u32, now_ms: i64) -> Result<FailureOutcome> {
+    pub fn record_failure(
+        &self,
+        study_uid: &str,
+        reason: &str,
+        max_attempts: u32,
+        now_ms: i64,
+    ) -> Result<FailureOutcome> {
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("recording a failure")?;
-        let exists: i64 =
-            tx.query_row("SELECT COUNT(*) FROM studies WHERE study_uid = ?1", [study_uid], |r| r.get(0)).ctx("recording a failure")?;
+        let exists: i64 = tx
+            .query_row("SELECT COUNT(*) FROM studies WHERE study_uid = ?1", [study_uid], |r| r.get(0))
+            .ctx("recording a failure")?;
         if exists == 0 {
             return Err(Error::UnknownStudy { study_uid: study_uid.to_owned() });
         }
@@ -62,7 +69,8 @@ impl Archive {
             .ctx("recording a failure")?;
         let parked = attempts >= i64::from(max_attempts.max(1));
         if parked {
-            tx.execute("UPDATE attention SET parked = 1 WHERE study_uid = ?1", [study_uid]).ctx("recording a failure")?;
+            tx.execute("UPDATE attention SET parked = 1 WHERE study_uid = ?1", [study_uid])
+                .ctx("recording a failure")?;
         }
         tx.commit().ctx("recording a failure")?;
         Ok(FailureOutcome { attempts: attempts as u32, parked })

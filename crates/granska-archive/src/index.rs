@@ -11,7 +11,8 @@ use granska_types::Uid;
 use crate::blobs;
 use crate::error::{Ctx, Error, Result, io};
 
-const SCHEMA: &[&str] = &["
+const SCHEMA: &[&str] = &[
+    "
 CREATE TABLE studies (
     study_uid      TEXT PRIMARY KEY,
     state          TEXT NOT NULL CHECK (state IN ('receiving', 'complete', 'routed')),
@@ -55,7 +56,8 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_study ON audit(study_uid, seq);
 CREATE INDEX audit_principal ON audit(principal, seq);
-", "
+",
+    "
 -- Studies whose scoring or routing failed after they were acknowledged: retried with backoff,
 -- then parked as needs-attention (with the reason) until an admin retries them or a new
 -- instance arrives. Nothing acknowledged loops for ever or stays invisible.
@@ -74,7 +76,8 @@ INSERT INTO attention (study_uid, attempts, reason, since, last_at, parked)
     SELECT study_uid, 0, 'the study UID is not a valid DICOM UID (stored before ingest validated UIDs)',
            last_received, last_received, 1
     FROM studies WHERE study_uid = '' OR length(study_uid) > 64 OR study_uid GLOB '*[^0-9.]*';
-"];
+",
+];
 
 /// The four views of a standard screening exam, as (laterality, view) codes.
 pub const STANDARD_VIEWS: [(&str, &str); 4] = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
@@ -325,9 +328,11 @@ impl Archive {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing an instance")?;
         // Re-check inside the write lock: another connection may have stored it meanwhile.
         let raced: Option<String> = tx
-            .query_row("SELECT sha256 FROM instances WHERE sop_instance_uid = ?1", [instance.sop_instance_uid.as_str()], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT sha256 FROM instances WHERE sop_instance_uid = ?1",
+                [instance.sop_instance_uid.as_str()],
+                |r| r.get(0),
+            )
             .optional()
             .ctx("storing an instance")?;
         if let Some(stored) = raced {
@@ -381,7 +386,9 @@ impl Archive {
         .ctx("storing an instance")?;
         // New data is a fresh chance: earlier failures no longer hold the study back.
         let was_parked = tx
-            .query_row("SELECT parked FROM attention WHERE study_uid = ?1", [i.study_uid.as_str()], |r| r.get::<_, i64>(0))
+            .query_row("SELECT parked FROM attention WHERE study_uid = ?1", [i.study_uid.as_str()], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()
             .ctx("storing an instance")?
             == Some(1);
@@ -587,5 +594,6 @@ impl Archive {
 /// is reported as a corrupt row rather than guessed at.
 fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
     let text: String = row.get(column)?;
-    Uid::parse(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
+    Uid::parse(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
 }

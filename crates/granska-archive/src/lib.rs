@@ -22,12 +22,12 @@ mod index;
 mod maintenance;
 
 pub use attention::FailureOutcome;
-pub use blobs::sha256_hex;
 pub use audit::{AuditFilter, AuditRecord};
-pub use granska_types::Uid;
+pub use blobs::sha256_hex;
 pub use error::{Error, Result};
-pub use maintenance::{CheckReport, Removed};
+pub use granska_types::Uid;
 pub use index::{
-    Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord, StudyRecord,
-    StudyState,
+    Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord,
+    StudyRecord, StudyState,
 };
+pub use maintenance::{CheckReport, Removed};

@@ -45,11 +45,9 @@ impl Archive {
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("removing an instance")?;
         let row: Option<(String, String)> = tx
-            .query_row(
-                "SELECT study_uid, sha256 FROM instances WHERE sop_instance_uid = ?1",
-                [sop_instance_uid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT study_uid, sha256 FROM instances WHERE sop_instance_uid = ?1", [sop_instance_uid], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .ctx("removing an instance")?;
         let Some((study_uid, sha256)) = row else {
@@ -98,10 +96,9 @@ impl Archive {
             progress(i as u64, total);
             match blobs::read(self.blobs_dir(), &sha) {
                 Ok(bytes) if bytes.len() as i64 == size => report.instances_ok += 1,
-                Ok(bytes) => report.problems.push(format!(
-                    "instance {sop}: blob {sha} holds {} bytes, the index says {size}",
-                    bytes.len()
-                )),
+                Ok(bytes) => report
+                    .problems
+                    .push(format!("instance {sop}: blob {sha} holds {} bytes, the index says {size}", bytes.len())),
                 Err(e) => report.problems.push(format!("instance {sop}: {e}")),
             }
             named.insert(sha);
@@ -130,7 +127,8 @@ impl Archive {
             let backup = rusqlite::backup::Backup::new(&src, &mut dst).ctx("backing up the index")?;
             backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the index")?;
         }
-        let copy = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).ctx("reading the backup index")?;
+        let copy =
+            Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).ctx("reading the backup index")?;
         let shas: Vec<String> = copy
             .prepare("SELECT DISTINCT sha256 FROM instances ORDER BY sha256")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())

@@ -38,9 +38,12 @@ pub fn worklist_status(e: granska_worklist::Error) -> Status {
         W::RequestIdReused { .. } => Code::AlreadyExists,
         W::InvalidInput { .. } => Code::InvalidArgument,
         W::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
-        W::Open { .. } | W::Create { .. } | W::Sqlite { .. } | W::SchemaTooNew { .. } | W::Migration { .. } | W::Corrupt { .. } => {
-            Code::Internal
-        }
+        W::Open { .. }
+        | W::Create { .. }
+        | W::Sqlite { .. }
+        | W::SchemaTooNew { .. }
+        | W::Migration { .. }
+        | W::Corrupt { .. } => Code::Internal,
     };
     // A radiologist must not learn who else holds a task: say only that it is not theirs.
     let message = match &e {

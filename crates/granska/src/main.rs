@@ -48,6 +48,9 @@ enum Command {
     /// Check a data directory: every blob against its sha256 and index row, the worklist's
     /// consistency; exit 1 with a list on any problem.
     Check(cmd::maintenance::CheckArgs),
+    /// Load and soak driver: concurrent uploads and reads with latency percentiles, and the
+    /// check that nothing acknowledged was lost (`load run`, `load verify`).
+    Load(cmd::load::Args),
     /// Read the audit log of a data directory.
     Audit(cmd::audit::Args),
     /// Make a bearer token and its config entry.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => cmd::maintenance::backup(args),
         Command::Restore(args) => cmd::maintenance::restore(args),
         Command::Check(args) => cmd::maintenance::check(args),
+        Command::Load(args) => cmd::load::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Eval(args) => cmd::research::eval(args),

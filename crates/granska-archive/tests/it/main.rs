@@ -116,7 +116,9 @@ fn the_audit_log_filters_by_study_and_principal() {
 
 fn four_views(archive: &Archive, study: &str) {
     for (i, (lat, view)) in [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")].iter().enumerate() {
-        archive.put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100).unwrap();
+        archive
+            .put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100)
+            .unwrap();
     }
 }
 
@@ -195,7 +197,11 @@ fn check_finds_corrupt_and_missing_blobs_and_orphans() {
     let report = archive.check(|_, _| {}).unwrap();
     assert_eq!(report.instances_ok, 2);
     assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
-    assert!(report.problems[0].contains("is corrupt") || report.problems[1].contains("is corrupt"), "{:#?}", report.problems);
+    assert!(
+        report.problems[0].contains("is corrupt") || report.problems[1].contains("is corrupt"),
+        "{:#?}",
+        report.problems
+    );
     assert!(report.problems.iter().any(|p| p.contains("reading blob")), "{:#?}", report.problems);
     assert_eq!(report.orphan_blobs, [orphan]);
 }

@@ -14,10 +14,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{audit, check_uid, outcome_of};
 use crate::auth::{Principal, Role, Rpc, authorize};
-use crate::upload::{Assembled, Chunk, Reassembler, StreamError};
 use crate::error::{archive_status, worklist_status};
 use crate::pipeline::{Pipeline, Rejected, StoredScoring, blocking};
 use crate::proto::v1 as pb;
+use crate::upload::{Assembled, Chunk, Reassembler, StreamError};
 
 /// The Ingest service.
 pub struct IngestService {
@@ -130,23 +130,25 @@ async fn upload_stream(
         };
         let want = reassembler.would_buffer(&chunk) as u32;
         if want > 0 {
-            let permit =
-                match tokio::time::timeout(BUFFER_WAIT.min(limits.idle_timeout), limits.buffered.clone().acquire_many_owned(want))
-                    .await
-                {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        pipeline.metrics.refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
-                        let received = reassembler.buffered() + chunk.data.len();
-                        let unfinished = reassembler.finish().map(|u| u.instance_ref).unwrap_or(chunk.instance_ref);
-                        return Err(Status::resource_exhausted(format!(
-                            "the server is buffering ingest.max_buffered_mib = {} MiB of unfinished instances \
+            let permit = match tokio::time::timeout(
+                BUFFER_WAIT.min(limits.idle_timeout),
+                limits.buffered.clone().acquire_many_owned(want),
+            )
+            .await
+            {
+                Ok(Ok(p)) => p,
+                _ => {
+                    pipeline.metrics.refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
+                    let received = reassembler.buffered() + chunk.data.len();
+                    let unfinished = reassembler.finish().map(|u| u.instance_ref).unwrap_or(chunk.instance_ref);
+                    return Err(Status::resource_exhausted(format!(
+                        "the server is buffering ingest.max_buffered_mib = {} MiB of unfinished instances \
                              across all uploads; retry later; instance {unfinished:?} ({received} bytes \
                              received) was not stored",
-                            limits.max_buffered >> 20,
-                        )));
-                    }
-                };
+                        limits.max_buffered >> 20,
+                    )));
+                }
+            };
             match &mut held {
                 Some(h) => h.merge(permit),
                 None => held = Some(permit),

@@ -157,7 +157,10 @@ impl pb::worklist_server::Worklist for WorklistService {
                     reading_mode: routing.map(|r| r.mode.as_str().into()).unwrap_or_default(),
                     flags: routing.map(|r| r.flags.iter().map(|f| f.as_str().into()).collect()).unwrap_or_default(),
                     reason: routing.and_then(|r| r.reason.clone()).unwrap_or_default(),
-                    sop_instance_uids: instances.into_iter().map(|i| i.instance.sop_instance_uid.into_string()).collect(),
+                    sop_instance_uids: instances
+                        .into_iter()
+                        .map(|i| i.instance.sop_instance_uid.into_string())
+                        .collect(),
                     prior_reads: claim
                         .prior_reads
                         .iter()

@@ -102,8 +102,7 @@ async fn a_study_whose_routing_keeps_failing_is_retried_then_needs_attention_the
     assert_eq!(get(&server, &e.study_uid).await.attention.unwrap().attempts, 3, "parked: no more attempts");
     // The cause is fixed; the admin retries; the exam is routed and leaves the list.
     worklist.execute_batch("DROP TRIGGER injected_fault;").unwrap();
-    let retried =
-        admin.retry_study(pb::RetryStudyRequest { study_instance_uid: e.study_uid.clone() }).await.unwrap();
+    let retried = admin.retry_study(pb::RetryStudyRequest { study_instance_uid: e.study_uid.clone() }).await.unwrap();
     assert!(retried.get_ref().queued);
     let routed = wait_routed(&server, &e.study_uid).await;
     assert!(routed.attention.is_none());
@@ -201,7 +200,10 @@ async fn every_upload_failure_ends_in_an_error_or_a_rejection_naming_the_instanc
     tx2.send(chunk("b.dcm", 300 << 10, false)).await.unwrap();
     let err = r2.message().await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
-    assert!(err.message().contains("ingest.max_buffered_mib = 1 MiB") && err.message().contains("\"b.dcm\""), "{err:?}");
+    assert!(
+        err.message().contains("ingest.max_buffered_mib = 1 MiB") && err.message().contains("\"b.dcm\""),
+        "{err:?}"
+    );
     // Streams: at most ingest.max_uploads at once; the refusal names the limit.
     let (_tx2b, _r2b) = open_stream(&server).await.unwrap();
     let refused = loop {
@@ -335,12 +337,8 @@ async fn patient_data_is_owner_only_and_token_files_must_be_private() {
     let server = TestServer::start_with(c.clone(), tempfile::tempdir().unwrap()).await;
     // The generated pacs token, from the generated file.
     let tokens: toml::Value = toml::from_str(&std::fs::read_to_string(root.join("tokens.toml")).unwrap()).unwrap();
-    let pacs_token = tokens["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["role"].as_str() == Some("pacs"))
-        .unwrap()["token"]
+    let pacs_token = tokens["tokens"].as_array().unwrap().iter().find(|t| t["role"].as_str() == Some("pacs")).unwrap()
+        ["token"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -5,8 +5,12 @@ use proptest::prelude::*;
 
 #[test]
 fn accepts_uids_and_strips_padding() {
-    for ok in ["1", "1.2.840.10008.5.1.4.1.1.1.2", "2.25.0123", &"1.".repeat(31).chars().chain("9".chars()).collect::<String>()]
-    {
+    for ok in [
+        "1",
+        "1.2.840.10008.5.1.4.1.1.1.2",
+        "2.25.0123",
+        &"1.".repeat(31).chars().chain("9".chars()).collect::<String>(),
+    ] {
         assert_eq!(Uid::parse(ok).unwrap().as_str(), ok);
     }
     assert_eq!(Uid::parse("1.2.3\0").unwrap().as_str(), "1.2.3");

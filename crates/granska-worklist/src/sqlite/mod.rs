@@ -114,7 +114,8 @@ impl SqliteStore {
         granska_types::private::precreate(out)
             .map_err(|source| Error::Create { path: out.display().to_string(), source })?;
         let src_conn = open_read_only(src)?;
-        let mut dst = Connection::open(out).map_err(|source| Error::Open { path: out.display().to_string(), source })?;
+        let mut dst =
+            Connection::open(out).map_err(|source| Error::Open { path: out.display().to_string(), source })?;
         let backup = rusqlite::backup::Backup::new(&src_conn, &mut dst).ctx("backing up the worklist")?;
         backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the worklist")
     }

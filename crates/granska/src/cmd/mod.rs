@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod decode;
 pub mod inspect;
+pub mod load;
 pub mod maintenance;
 pub mod phantom;
 pub mod push;

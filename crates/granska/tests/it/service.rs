@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-
 use super::{granska, phantoms, run_ok};
 
 /// A server process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
@@ -292,6 +291,85 @@ fn sigkill_mid_push_loses_no_acknowledged_instance_and_push_prints_each_ack() {
     server.kill();
 }
 
+/// `granska backup` while a push is streaming, `granska restore` into a new directory, a
+/// server on the restored data: everything acknowledged before the backup began is there, and
+/// `granska check` finds the restored directory clean (and a damaged blob is found).
+#[test]
+fn backup_during_ingest_restores_everything_acknowledged_before_it_began() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, url, _) = serve(&data);
+    let t = data.join("tokens.toml").to_str().unwrap().to_owned();
+    let exams = dir.path().join("phantoms");
+    phantoms(&exams, 8, 33, &[]);
+    let mut push = Command::new(env!("CARGO_BIN_EXE_granska"))
+        .args(["push", "--server", &url, "--tokens-file", &t, "--json", exams.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(push.stdout.take().unwrap()).lines();
+    let mut before = Vec::new();
+    while before.len() < 8 {
+        let r: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        before.push(r["file"].as_str().unwrap().to_owned());
+    }
+    // The backup begins now: these 8 (at least) were acknowledged before it.
+    let backup = dir.path().join("backup");
+    let out = run_ok(&["backup", "--data-dir", data.to_str().unwrap(), "--out", backup.to_str().unwrap()]);
+    assert!(out.contains("manifest.json lists every file's sha256"), "{out}");
+    let during: usize = lines.map(|l| l.unwrap()).count();
+    assert!(push.wait().unwrap().success());
+    assert_eq!(before.len() + during, 32);
+    drop(server);
+
+    // Restore into a new directory, refuse a non-empty one.
+    let restored = dir.path().join("restored");
+    let out = run_ok(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()]);
+    assert!(out.contains("every sha256 verified"), "{out}");
+    let again = granska(&["restore", "--from", backup.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+    let check = run_ok(&["check", "--data-dir", restored.to_str().unwrap()]);
+    assert!(check.trim_end().ends_with("clean"), "{check}");
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!((mode(&restored), mode(&restored.join("archive.db"))), (0o700, 0o600));
+
+    let (mut server, url, _) = serve(&restored);
+    let t = restored.join("tokens.toml").to_str().unwrap().to_owned();
+    let pushed = json_lines(&["push", "--server", &url, "--tokens-file", &t, "--json", exams.to_str().unwrap()]);
+    for r in &pushed {
+        let file = r["file"].as_str().unwrap();
+        if before.iter().any(|b| b == file) {
+            assert_eq!(r["outcome"], "duplicate", "{file} was acknowledged before the backup began");
+        }
+    }
+    server.kill();
+    let check = run_ok(&["check", "--data-dir", restored.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&check).unwrap();
+    assert_eq!(report["instances_ok"], 32);
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
+
+    // A damaged blob: check names it and exits 1.
+    let blob = walk_all(&restored.join("blobs")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[200] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let out = granska(&["check", "--data-dir", restored.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("problem: instance") && text.contains("is corrupt"), "{text}");
+}
+
+fn walk_all(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk_all(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -304,5 +382,3 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
-
-

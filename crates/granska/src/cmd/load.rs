@@ -1,0 +1,556 @@
+//! `granska load`: the load and soak driver. `granska load run` sends exams from concurrent
+//! uploaders (synthetic phantoms made unique per exam, optionally corrupted like a hostile
+//! PACS's) while concurrent readers claim and submit, and reports client-side latency
+//! percentiles, throughput, errors by status and the server's RSS. With `--journal DIR` it
+//! appends every acknowledged instance and every successful submit to JSON Lines files, which
+//! `granska load verify` later checks against the server (the soak's proof that nothing
+//! acknowledged was lost). It tolerates the server going away: calls fail, are counted, and
+//! are retried after a pause, so a soak can kill and restart the server under it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use granska_server::auth::TokensFile;
+use granska_server::proto::v1 as pb;
+use serde_json::json;
+use tokio_stream::StreamExt;
+
+use super::client::Bearer;
+
+/// `granska load`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: LoadCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum LoadCommand {
+    /// Upload and read concurrently for a while; print latency percentiles and RSS.
+    Run(RunArgs),
+    /// Check a journal against the server: every acknowledged instance stored, every exam
+    /// routed or needing attention, every successful submit recorded.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Server URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// Tokens file (`[[tokens]]` principal/role/token): the pacs token uploads, each
+    /// radiologist token is one reader.
+    #[arg(long)]
+    tokens: PathBuf,
+    /// Concurrent uploaders (one Upload stream per exam each).
+    #[arg(long, default_value_t = 4)]
+    uploaders: usize,
+    /// Concurrent readers (at most the number of radiologist tokens).
+    #[arg(long, default_value_t = 4)]
+    readers: usize,
+    /// How long to run.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Exam numbers start here (give each run its own range so exams are new).
+    #[arg(long, default_value_t = 0)]
+    first_exam: u64,
+    /// Percent of instances corrupted (bytes flipped, truncated) as a hostile PACS would send.
+    #[arg(long, default_value_t = 0)]
+    corrupt_percent: u32,
+    /// Sample this process's RSS (the server's pid) at start, middle and end.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Append acknowledged instances and successful submits here (JSON Lines).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// Server URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// Tokens file with an admin token.
+    #[arg(long)]
+    tokens: PathBuf,
+    /// The journal directory written by `granska load run --journal`.
+    #[arg(long)]
+    journal: PathBuf,
+    /// How long to wait for every exam to be routed (scoring may still be catching up).
+    #[arg(long, default_value_t = 300)]
+    wait_s: u64,
+}
+
+fn tokens(path: &Path) -> anyhow::Result<TokensFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+}
+
+async fn channel(
+    server: &str,
+    token: &str,
+) -> anyhow::Result<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>> {
+    let endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(120));
+    // Lazy: a server that is down now (a soak restarting it) is reached when it is back.
+    let channel = endpoint.connect_lazy();
+    let value = format!("Bearer {token}").parse().context("token must be ASCII")?;
+    Ok(tonic::service::interceptor::InterceptedService::new(channel, Bearer(value)))
+}
+
+/// A small deterministic generator (splitmix64): no dependency, reproducible corruption.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Template exams (generated once) whose UIDs are rewritten per exam number.
+struct Templates {
+    exams: Vec<(Vec<String>, Vec<Vec<u8>>)>, // (UIDs to rewrite, the four files)
+}
+
+impl Templates {
+    fn new(count: u64) -> Templates {
+        let options = granska_phantom::Options { size: granska_phantom::Size::Small, ..Default::default() };
+        let exams = (0..count)
+            .map(|i| {
+                let exam = granska_phantom::generate_exam(9_100, i, &options);
+                let files = (0..4)
+                    .map(|v| {
+                        let mut bytes = Vec::new();
+                        granska_phantom::to_dicom(&exam, v).write_all(&mut bytes).expect("in-memory write");
+                        bytes
+                    })
+                    .collect();
+                let mut uids = vec![exam.study_uid.clone(), exam.series_uid.clone()];
+                uids.extend(exam.views.iter().map(|v| v.sop_instance_uid.clone()));
+                (uids, files)
+            })
+            .collect();
+        Templates { exams }
+    }
+
+    /// Exam `n`: a template with every UID's last 14 digits replaced by `n` and a UID tag, so
+    /// each exam number gives new, valid, same-length UIDs. Returns (study UID, files).
+    fn exam(&self, n: u64) -> (String, Vec<Vec<u8>>) {
+        let (uids, files) = &self.exams[(n % self.exams.len() as u64) as usize];
+        let renamed: Vec<(Vec<u8>, Vec<u8>)> = uids
+            .iter()
+            .enumerate()
+            .map(|(k, uid)| {
+                let keep = uid.len().saturating_sub(14);
+                let new = format!("{}{:012}{:02}", &uid[..keep], n % 1_000_000_000_000, k);
+                (uid.as_bytes().to_vec(), new.into_bytes())
+            })
+            .collect();
+        let files = files
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                for (old, new) in &renamed {
+                    let mut at = 0;
+                    while let Some(p) = f[at..].windows(old.len()).position(|w| w == old.as_slice()) {
+                        f[at + p..at + p + old.len()].copy_from_slice(new);
+                        at += p + old.len();
+                    }
+                }
+                f
+            })
+            .collect();
+        (String::from_utf8(renamed[0].1.clone()).expect("ascii"), files)
+    }
+}
+
+fn corrupt(bytes: &mut Vec<u8>, rng: &mut Rng) {
+    match rng.below(4) {
+        0 => {
+            let keep = rng.below(bytes.len() as u64) as usize;
+            bytes.truncate(keep);
+        }
+        _ => {
+            for _ in 0..1 + rng.below(8) {
+                let at = rng.below(bytes.len() as u64) as usize;
+                bytes[at] ^= 1 << rng.below(8);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies: BTreeMap<&'static str, Vec<f64>>,
+    errors: BTreeMap<String, u64>,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    fn latency(&mut self, op: &'static str, seconds: f64) {
+        self.latencies.entry(op).or_default().push(seconds * 1e3);
+    }
+    fn error(&mut self, op: &str, status: &tonic::Status) {
+        *self.errors.entry(format!("{op}: {:?}", status.code())).or_default() += 1;
+    }
+    fn count(&mut self, what: &'static str, n: u64) {
+        *self.counts.entry(what).or_default() += n;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The resident set size of `pid`, MB (from /proc).
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+struct Journal {
+    acked: Mutex<std::fs::File>,
+    submits: Mutex<std::fs::File>,
+}
+
+impl Journal {
+    fn open(dir: &Path) -> anyhow::Result<Journal> {
+        std::fs::create_dir_all(dir)?;
+        let open = |name: &str| {
+            OpenOptions::new().create(true).append(true).open(dir.join(name)).with_context(|| format!("{name}"))
+        };
+        Ok(Journal { acked: Mutex::new(open("acked.jsonl")?), submits: Mutex::new(open("submits.jsonl")?) })
+    }
+    fn write(file: &Mutex<std::fs::File>, line: serde_json::Value) {
+        let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+        // One write per line (O_APPEND): a line is whole or absent even if this process dies.
+        let _ = f.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        LoadCommand::Run(a) => run_load(a),
+        LoadCommand::Verify(a) => verify(a),
+    }
+}
+
+fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let tokens = tokens(&args.tokens)?;
+    let pacs =
+        tokens.tokens.iter().find(|t| t.role == "pacs" || t.role == "admin").context("no pacs token")?.token.clone();
+    let readers: Vec<String> =
+        tokens.tokens.iter().filter(|t| t.role == "radiologist").map(|t| t.token.clone()).take(args.readers).collect();
+    anyhow::ensure!(
+        readers.len() == args.readers,
+        "{} readers asked, {} radiologist tokens",
+        args.readers,
+        readers.len()
+    );
+    eprintln!("load: preparing template exams");
+    let templates = Arc::new(Templates::new(8));
+    let journal = args.journal.as_deref().map(Journal::open).transpose()?.map(Arc::new);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_exam = Arc::new(AtomicU64::new(args.first_exam));
+    let rss_start = args.server_pid.and_then(rss_mb);
+    let started = Instant::now();
+    let rss_mid = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for u in 0..args.uploaders {
+            let (server, token, templates, stats, stop, next, journal) =
+                (args.server.clone(), pacs.clone(), templates.clone(), stats.clone(), stop.clone(), next_exam.clone(), journal.clone());
+            let corrupt_percent = args.corrupt_percent;
+            tasks.push(tokio::spawn(async move {
+                let mut client = pb::ingest_client::IngestClient::new(channel(&server, &token).await?);
+                let mut rng = Rng(0xC0FFEE ^ u as u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let (study, mut files) = templates.exam(n);
+                    let mut corrupted = 0;
+                    for f in &mut files {
+                        if rng.below(100) < u64::from(corrupt_percent) {
+                            corrupt(f, &mut rng);
+                            corrupted += 1;
+                        }
+                    }
+                    // Re-send what was not acknowledged until all is (or the run ends), as a PACS does.
+                    let mut pending: Vec<usize> = (0..files.len()).collect();
+                    while !pending.is_empty() && !stop.load(Ordering::Relaxed) {
+                        let chunks: Vec<pb::UploadChunk> = pending
+                            .iter()
+                            .flat_map(|&v| {
+                                let parts: Vec<&[u8]> = if files[v].is_empty() { vec![&[][..]] } else { files[v].chunks(1 << 20).collect() };
+                                let last = parts.len() - 1;
+                                parts
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(move |(i, p)| pb::UploadChunk { instance_ref: format!("{n}-{v}"), data: p.to_vec(), last: i == last })
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect();
+                        let t = Instant::now();
+                        let outcome = async {
+                            let mut results = client.upload(tokio_stream::iter(chunks)).await?.into_inner();
+                            let mut answered = Vec::new();
+                            while let Some(r) = results.next().await {
+                                answered.push(r?);
+                            }
+                            Ok::<_, tonic::Status>(answered)
+                        }
+                        .await;
+                        let backoff = {
+                        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                        match outcome {
+                            Ok(answered) => {
+                                s.latency("upload", t.elapsed().as_secs_f64());
+                                for r in answered {
+                                    let v: usize = r.instance_ref.rsplit('-').next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+                                    pending.retain(|&p| p != v);
+                                    match r.rejection {
+                                        None => {
+                                            s.count(if r.outcome == pb::instance_result::Outcome::Duplicate as i32 { "duplicate" } else { "stored" }, 1);
+                                            if let Some(j) = &journal {
+                                                Journal::write(&j.acked, json!({"sop": r.sop_instance_uid, "study": r.study_instance_uid, "sha256": r.sha256}));
+                                            }
+                                        }
+                                        Some(_) => s.count("rejected", 1),
+                                    }
+                                }
+                                false
+                            }
+                            Err(status) => {
+                                s.error("upload", &status);
+                                true
+                            }
+                        }
+                        };
+                        if backoff {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                    }
+                    let _ = (study, corrupted);
+                }
+                Ok::<_, anyhow::Error>(())
+            }));
+        }
+        for (r, token) in readers.iter().enumerate() {
+            let (server, token, stats, stop, journal) = (args.server.clone(), token.clone(), stats.clone(), stop.clone(), journal.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut client = pb::worklist_client::WorklistClient::new(channel(&server, &token).await?);
+                let mut rng = Rng(0xBEEF ^ r as u64);
+                let mut seq = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let claimed = client.claim_next(pb::ClaimNextRequest {}).await;
+                    let task = match claimed {
+                        Ok(c) => {
+                            stats.lock().unwrap_or_else(|p| p.into_inner()).latency("claim_next", t.elapsed().as_secs_f64());
+                            c.into_inner().task
+                        }
+                        Err(status) => {
+                            stats.lock().unwrap_or_else(|p| p.into_inner()).error("claim_next", &status);
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            continue;
+                        }
+                    };
+                    let Some(task) = task else {
+                        stats.lock().unwrap_or_else(|p| p.into_inner()).count("claim_empty", 1);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    };
+                    seq += 1;
+                    let request_id = format!("load-{r}-{seq}-{}", rng.next());
+                    let decision = if rng.below(10) == 0 { pb::submit_read_request::Decision::Recall } else { pb::submit_read_request::Decision::NoRecall };
+                    // Retry the submit with the same request id until it is answered: idempotent.
+                    loop {
+                        let t = Instant::now();
+                        let submitted = client
+                            .submit_read(pb::SubmitReadRequest { task_id: task.task_id, decision: decision as i32, note: String::new(), request_id: request_id.clone() })
+                            .await;
+                        let retry = {
+                        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                        match submitted {
+                            Ok(_) => {
+                                s.latency("submit_read", t.elapsed().as_secs_f64());
+                                s.count("reads", 1);
+                                if let Some(j) = &journal {
+                                    Journal::write(&j.submits, json!({"task_id": task.task_id, "study": task.study_instance_uid, "request_id": request_id}));
+                                }
+                                false
+                            }
+                            Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded) && !stop.load(Ordering::Relaxed) => {
+                                s.error("submit_read", &status);
+                                true
+                            }
+                            Err(status) => {
+                                // e.g. the lease expired while the server was down: not a loss.
+                                s.error("submit_read", &status);
+                                false
+                            }
+                        }
+                        };
+                        if !retry {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                }
+                Ok::<_, anyhow::Error>(())
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(args.seconds / 2)).await;
+        let mid = args.server_pid.and_then(rss_mb);
+        tokio::time::sleep(Duration::from_secs(args.seconds - args.seconds / 2)).await;
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            // Each task ends after its call in flight: bounded by the client timeout.
+            let _ = tokio::time::timeout(Duration::from_secs(130), t).await;
+        }
+        mid
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let rss_end = args.server_pid.and_then(rss_mb);
+    let stats = stats.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ops = serde_json::Map::new();
+    println!("{:<12} {:>8} {:>10} {:>10} {:>10} {:>10}", "op", "calls", "per s", "p50 ms", "p99 ms", "max ms");
+    for (op, lat) in &stats.latencies {
+        let mut sorted = lat.clone();
+        sorted.sort_by(f64::total_cmp);
+        let (p50, p99, max) =
+            (percentile(&sorted, 50.0), percentile(&sorted, 99.0), sorted.last().copied().unwrap_or(f64::NAN));
+        println!(
+            "{op:<12} {:>8} {:>10.1} {p50:>10.1} {p99:>10.1} {max:>10.1}",
+            sorted.len(),
+            sorted.len() as f64 / seconds
+        );
+        ops.insert((*op).into(), json!({"calls": sorted.len(), "per_s": sorted.len() as f64 / seconds, "p50_ms": p50, "p99_ms": p99, "max_ms": max}));
+    }
+    println!("counts: {:?}", stats.counts);
+    println!("errors: {:?}", stats.errors);
+    if args.server_pid.is_some() {
+        println!("server RSS MB: start {rss_start:?}, middle {rss_mid:?}, end {rss_end:?}");
+    }
+    let report = json!({
+        "seconds": seconds,
+        "uploaders": args.uploaders,
+        "readers": args.readers,
+        "corrupt_percent": args.corrupt_percent,
+        "ops": ops,
+        "counts": stats.counts,
+        "errors": stats.errors,
+        "rss_mb": {"start": rss_start, "middle": rss_mid, "end": rss_end},
+    });
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_jsonl(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // A line cut by a kill of the load driver itself is not a record.
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let tokens = tokens(&args.tokens)?;
+    let admin = tokens.tokens.iter().find(|t| t.role == "admin").context("no admin token")?.token.clone();
+    let acked = read_jsonl(&args.journal.join("acked.jsonl"))?;
+    let submits = read_jsonl(&args.journal.join("submits.jsonl"))?;
+    let mut by_study: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for a in &acked {
+        by_study
+            .entry(a["study"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .insert(a["sop"].as_str().unwrap_or_default().to_owned());
+    }
+    let runtime = super::client::runtime()?;
+    runtime.block_on(async move {
+        let mut client = pb::ingest_client::IngestClient::new(channel(&args.server, &admin).await?);
+        let deadline = Instant::now() + Duration::from_secs(args.wait_s);
+        let mut problems = Vec::new();
+        let (mut routed, mut attention) = (0u64, 0u64);
+        let mut studies: HashMap<String, pb::Study> = HashMap::new();
+        for (study, sops) in &by_study {
+            let s = loop {
+                match client.get_study(pb::GetStudyRequest { study_instance_uid: study.clone() }).await {
+                    Ok(s) if matches!(s.get_ref().state.as_str(), "routed" | "needs-attention") => break Some(s.into_inner()),
+                    Ok(s) if Instant::now() > deadline => {
+                        problems.push(format!("study {study} still {} after {} s", s.get_ref().state, args.wait_s));
+                        break Some(s.into_inner());
+                    }
+                    Err(e) if e.code() == tonic::Code::NotFound => {
+                        problems.push(format!("study {study}: acknowledged instances but the server does not know it"));
+                        break None;
+                    }
+                    Err(e) if Instant::now() > deadline => {
+                        problems.push(format!("study {study}: {e}"));
+                        break None;
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(250)).await,
+                }
+            };
+            let Some(s) = s else { continue };
+            match s.state.as_str() {
+                "routed" => routed += 1,
+                "needs-attention" => attention += 1,
+                _ => {}
+            }
+            let have: BTreeSet<&str> = s.views.iter().map(|v| v.sop_instance_uid.as_str()).collect();
+            for sop in sops {
+                if !have.contains(sop.as_str()) {
+                    problems.push(format!("study {study}: acknowledged instance {sop} is missing"));
+                }
+            }
+            studies.insert(study.clone(), s);
+        }
+        let mut reads_found = 0u64;
+        for sub in &submits {
+            let (task, study) = (sub["task_id"].as_i64().unwrap_or(-1), sub["study"].as_str().unwrap_or_default());
+            let s = match studies.get(study) {
+                Some(s) => s.clone(),
+                None => client.get_study(pb::GetStudyRequest { study_instance_uid: study.to_owned() }).await?.into_inner(),
+            };
+            let done = s.reading.as_ref().is_some_and(|r| r.tasks.iter().any(|t| t.task_id == task && t.state == "done"));
+            if done {
+                reads_found += 1;
+            } else {
+                problems.push(format!("study {study}: successful submit of task {task} is not recorded as done"));
+            }
+        }
+        println!(
+            "verify: {} acknowledged instances of {} studies ({routed} routed, {attention} need attention), {} successful submits ({reads_found} found)",
+            acked.len(),
+            by_study.len(),
+            submits.len()
+        );
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    })
+}
