@@ -5,6 +5,7 @@ mod bad_input;
 mod corrupt_rle;
 mod fuzz_regressions;
 mod mammograms;
+mod mutations;
 mod phantom_roundtrip;
 mod pydicom_files;
 mod reencoded;

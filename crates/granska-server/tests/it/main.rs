@@ -7,3 +7,4 @@ mod ingest;
 mod permissions;
 mod python;
 mod support;
+mod upload;
