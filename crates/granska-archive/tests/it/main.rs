@@ -234,3 +234,24 @@ fn patient_data_is_owner_only_whatever_the_umask() {
     let blob = root.join("blobs").join(&sha[..2]).join(&sha[2..4]).join(&sha);
     assert_eq!((mode(&blob), mode(blob.parent().unwrap())), (0o600, 0o700));
 }
+
+#[test]
+fn studies_stored_with_an_invalid_uid_before_validation_are_parked_by_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Archive::open(dir.path()).unwrap());
+    // Back to schema 1, holding what older versions stored: a study UID with a backslash.
+    let conn = rusqlite::Connection::open(dir.path().join("archive.db")).unwrap();
+    conn.execute_batch(
+        "DROP TABLE attention; PRAGMA user_version = 1;
+         INSERT INTO studies (study_uid, state, generation, first_received, last_received)
+             VALUES ('1.2.3\\4', 'complete', 4, 10, 20), ('1.2.5', 'complete', 4, 10, 20);",
+    )
+    .unwrap();
+    drop(conn);
+    let archive = Archive::open(dir.path()).unwrap();
+    assert_eq!(archive.pending().unwrap(), ["1.2.5"], "the stranded study no longer loops");
+    let listed = archive.needs_attention().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].study_uid, "1.2.3\\4");
+    assert!(listed[0].reason.contains("not a valid DICOM UID"), "{}", listed[0].reason);
+}

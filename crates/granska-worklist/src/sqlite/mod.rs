@@ -120,18 +120,12 @@ impl SqliteStore {
         backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the worklist")
     }
 
-    /// Checks the database file `path` read-only: SQLite's integrity check (problems unless
-    /// it says `ok`), then the workflow's consistency check. Returns the problems found.
+    /// Checks the database file `path` read-only with [`WorklistStore::check_consistency`]'s
+    /// rules (SQLite's integrity check, foreign keys, and the workflow exam by exam). Returns
+    /// the problems found, each prefixed with the file.
     pub fn check_file(path: &Path) -> Result<Vec<String>> {
         let conn = open_read_only(path)?;
-        let integrity: Vec<String> = conn
-            .prepare("PRAGMA integrity_check")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .ctx("checking the worklist database")?;
-        let mut problems: Vec<String> =
-            integrity.into_iter().filter(|m| m != "ok").map(|m| format!("worklist.db integrity: {m}")).collect();
-        problems.extend(queries::check_consistency(&conn)?);
-        Ok(problems)
+        Ok(queries::check_consistency(&conn)?.into_iter().map(|p| format!("worklist.db: {p}")).collect())
     }
 
     /// The database file.

@@ -61,6 +61,9 @@ struct RunArgs {
     /// Exam numbers start here (give each run its own range so exams are new).
     #[arg(long, default_value_t = 0)]
     first_exam: u64,
+    /// Phantom size: small (512×427, 0.4 MB a view) or full (2294×1914, 8.8 MB a view).
+    #[arg(long, default_value = "small", value_parser = ["small", "full"])]
+    size: String,
     /// Percent of instances corrupted (bytes flipped, truncated) as a hostile PACS would send.
     #[arg(long, default_value_t = 0)]
     corrupt_percent: u32,
@@ -130,8 +133,8 @@ struct Templates {
 }
 
 impl Templates {
-    fn new(count: u64) -> Templates {
-        let options = granska_phantom::Options { size: granska_phantom::Size::Small, ..Default::default() };
+    fn new(count: u64, size: granska_phantom::Size) -> Templates {
+        let options = granska_phantom::Options { size, ..Default::default() };
         let exams = (0..count)
             .map(|i| {
                 let exam = granska_phantom::generate_exam(9_100, i, &options);
@@ -270,7 +273,8 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
         readers.len()
     );
     eprintln!("load: preparing template exams");
-    let templates = Arc::new(Templates::new(8));
+    let size = if args.size == "full" { granska_phantom::Size::Full } else { granska_phantom::Size::Small };
+    let templates = Arc::new(Templates::new(8, size));
     let journal = args.journal.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let stats = Arc::new(Mutex::new(Stats::default()));

@@ -13,7 +13,26 @@ pub struct Args {
     config: Option<PathBuf>,
 }
 
+/// Image-sized buffers (reassembled uploads, decoded pixels) of varying sizes — corrupt or
+/// truncated instances make every size different — fragmented glibc's per-thread heaps: RSS
+/// rose without bound under corrupt input (48 → 650 MB over 6,000 instances) while it stayed
+/// flat under valid input. A fixed mmap threshold makes every buffer of 1 MiB or more its own
+/// mapping, returned to the system when freed; it also stops glibc raising the threshold
+/// after the first large free (which is what sent those buffers to the heaps).
+fn bound_allocator_fragmentation() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets an allocator parameter; it is called once, before any
+        // other thread exists, and a failure (return 0) leaves glibc's defaults in place.
+        let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
+        if ok == 0 {
+            tracing::warn!("mallopt(M_MMAP_THRESHOLD) failed; memory may fragment under varied instance sizes");
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    bound_allocator_fragmentation();
     let mut config = Config::load(args.config.as_deref())?;
     // The shipped model's default path is relative to the repository; find it from elsewhere too.
     if config.model.dir == std::path::Path::new(granska_model::SHIPPED_MODEL) && !config.model.dir.is_dir() {
