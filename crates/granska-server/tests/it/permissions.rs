@@ -107,7 +107,7 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     let mut models = pb::models_client::ModelsClient::new(with_token(channel.clone(), Some("token-rita")));
     let m = models.get(pb::GetModelsRequest {}).await.unwrap().into_inner().models.remove(0);
     assert_eq!((m.dir.as_str(), m.onnxruntime_library.as_str()), ("", ""));
-    let mut models = pb::models_client::ModelsClient::new(with_token(channel, Some("token-root")));
+    let mut models = pb::models_client::ModelsClient::new(with_token(channel, Some(crate::support::token_of("root"))));
     let m = models.get(pb::GetModelsRequest {}).await.unwrap().into_inner().models.remove(0);
     assert!(m.dir.ends_with("granska-phantom-v1") && m.onnxruntime_library.contains("onnxruntime"), "{m:?}");
     server.stop().await;
