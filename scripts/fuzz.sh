@@ -36,8 +36,10 @@ fi
 # A slow input is a finding too (libFuzzer's default allows 20 minutes).
 args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=25)
 if [[ "$target" == dicom ]]; then
-    # Room for whole seed views (a few KB each) and mutations that grow them.
-    args+=(-max_len=262144)
+    # Room for whole seed views (a few KB each) and mutations that grow them. No leak checks:
+    # jpeg-decoder's worker threads outlive a decode, and LeakSanitizer reports their
+    # thread-locals (112 bytes in std's mpmc context) as leaks.
+    args+=(-max_len=262144 -detect_leaks=0)
     # dicom-parser 0.10.1 reserves a value's declared length with try_reserve after a desync
     # the guard misses (granska-dicom's tests/fuzz-regressions/dicom/fl-odd-length-desync.dcm):
     # found within a minute, it would stop every run. Make reservations over 256 MB fail (an

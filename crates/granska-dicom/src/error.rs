@@ -78,6 +78,38 @@ pub enum ErrorKind {
         /// Bytes left after the header.
         remaining: usize,
     },
+    /// An undefined length (0xFFFFFFFF) on an element that cannot have one: only sequences,
+    /// items and encapsulated pixel data may (PS3.5 §7.1); a parser would otherwise read to
+    /// the end of memory.
+    #[error(
+        "element ({group:04X},{element:04X}) at byte {offset} declares an undefined length, which only \
+         sequences and encapsulated pixel data may (VR {vr})"
+    )]
+    UndefinedLength {
+        /// Tag group.
+        group: u16,
+        /// Tag element.
+        element: u16,
+        /// Offset of the element header in the (inflated) stream.
+        offset: usize,
+        /// The element's VR, or `unknown`.
+        vr: String,
+    },
+    /// An element of another group inside the length the file meta group declares.
+    #[error(
+        "file meta information is interrupted by element ({group:04X},{element:04X}) at byte {offset}, \
+         before the end its group length declares (byte {declared_end})"
+    )]
+    MetaGroupInterrupted {
+        /// Tag group.
+        group: u16,
+        /// Tag element.
+        element: u16,
+        /// Offset of the element header.
+        offset: usize,
+        /// Where (0002,0000) says the meta group ends.
+        declared_end: usize,
+    },
     /// An element header carries a value representation that is not in the standard.
     #[error("element ({group:04X},{element:04X}) at byte {offset} has invalid VR {vr:?}")]
     InvalidVr {

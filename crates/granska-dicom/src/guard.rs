@@ -95,10 +95,20 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
     let be = enc.big_endian;
     // Inside encapsulated pixel data, items are opaque fragments rather than data sets.
     let mut in_fragments = false;
+    // Where (0002,0000) says the meta group ends.
+    let mut meta_end: Option<usize> = None;
     while pos + 8 <= b.len() {
         let group = u16_at(b, pos, be);
         let element = u16_at(b, pos + 2, be);
         if meta.is_some() && group != 0x0002 {
+            // An element of another group inside the declared meta group: dicom-rs reads on
+            // past it by the group length while this walk would stop, leaving the rest
+            // unchecked (the fuzzer's 372-byte file that made dicom-rs touch 4 GB).
+            if let Some(end) = meta_end
+                && pos < end
+            {
+                return Err(ErrorKind::MetaGroupInterrupted { group, element, offset: pos, declared_end: end });
+            }
             return Ok(pos);
         }
         let header_start = pos;
@@ -159,8 +169,22 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
             (0xFFFE, _) => {}
             _ => {
                 if len == UNDEFINED {
+                    // Only a sequence (SQ, or UN / an implicit VR unknown to the dictionary,
+                    // which may be a private sequence) or encapsulated pixel data may have an
+                    // undefined length, and nothing in the meta group. dicom-rs would read
+                    // anything else to the end, allocating gigabytes for a few bytes of input.
+                    let pixel_data = (group, element) == (0x7FE0, 0x0010);
+                    let may = meta.is_none() && (pixel_data || matches!(vr, None | Some(VR::SQ) | Some(VR::UN)));
+                    if !may {
+                        return Err(ErrorKind::UndefinedLength {
+                            group,
+                            element,
+                            offset: header_start,
+                            vr: vr.map_or_else(|| "unknown".to_owned(), |v| v.to_string().to_owned()),
+                        });
+                    }
                     // A sequence, or encapsulated pixel data: walk into it.
-                    if (group, element) == (0x7FE0, 0x0010) {
+                    if pixel_data {
                         in_fragments = true;
                     }
                 } else {
@@ -168,6 +192,9 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
                     if vr == Some(VR::SQ) {
                         // Defined-length sequence: walk its items' headers too.
                     } else {
+                        if meta.is_some() && (group, element) == (0x0002, 0x0000) && len == 4 {
+                            meta_end = Some(pos + 4 + u32_at(b, pos, be) as usize);
+                        }
                         if let Some(ts) = meta.as_deref_mut()
                             && (group, element) == (0x0002, 0x0010)
                         {
@@ -211,6 +238,26 @@ mod tests {
         s.extend([1, 2, 3]);
         let err = check(&s).unwrap_err();
         assert!(matches!(err, ErrorKind::DeclaredLength { declared: 0xFFFF_FFF0, remaining: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn undefined_lengths_only_where_the_standard_allows_them() {
+        // The fuzzer's find: an undefined-length OB in the meta group made dicom-rs touch 4 GB.
+        let mut s = b"DICM".to_vec();
+        s.extend([0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0]);
+        s.extend(UNDEFINED.to_le_bytes());
+        s.extend([0u8; 16]);
+        let err = check(&s).unwrap_err();
+        assert!(matches!(err, ErrorKind::UndefinedLength { group: 2, element: 1, .. }), "{err}");
+        // In the data set: an undefined-length OB that is not pixel data, likewise.
+        let mut s = b"DICM".to_vec();
+        s.extend(explicit_le(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        s.extend([0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0]);
+        s.extend(UNDEFINED.to_le_bytes());
+        s.extend([0u8; 16]);
+        let err = check(&s).unwrap_err();
+        assert!(matches!(err, ErrorKind::UndefinedLength { group: 9, element: 0x1010, .. }), "{err}");
+        assert!(err.to_string().contains("declares an undefined length"), "{err}");
     }
 
     #[test]

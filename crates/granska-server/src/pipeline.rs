@@ -611,7 +611,10 @@ fn rejection(kind: &ErrorKind, sop: &str, study: &str) -> Rejected {
         ErrorKind::Missing { attr, .. } | ErrorKind::Invalid { attr, .. } | ErrorKind::InvalidUid { attr, .. } => {
             attr.to_string()
         }
-        ErrorKind::DeclaredLength { group, element, .. } | ErrorKind::InvalidVr { group, element, .. } => {
+        ErrorKind::DeclaredLength { group, element, .. }
+        | ErrorKind::InvalidVr { group, element, .. }
+        | ErrorKind::UndefinedLength { group, element, .. }
+        | ErrorKind::MetaGroupInterrupted { group, element, .. } => {
             format!("({group:04X},{element:04X})")
         }
         ErrorKind::UnsupportedTransferSyntax { .. } => "TransferSyntaxUID (0002,0010)".into(),

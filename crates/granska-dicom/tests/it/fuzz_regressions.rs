@@ -44,3 +44,14 @@ fn fuzz_regression_inputs_end_without_a_panic() {
     }
     assert!(escaped.is_empty(), "panics escaped on fuzz regression inputs:\n{}", escaped.join("\n"));
 }
+
+/// The fuzzer's 372-byte file that made dicom-rs touch 4 GB of memory: an off-group element
+/// inside the declared meta group hid the rest from the length guard. It is now refused before
+/// dicom-rs parses anything.
+#[test]
+fn the_meta_group_that_hid_a_4gb_length_is_refused_by_the_guard() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/dicom/meta-group-hides-4gb-length.dcm");
+    let err = DicomFile::from_bytes(&std::fs::read(path).unwrap(), "fuzz").unwrap_err();
+    assert!(matches!(err.kind, granska_dicom::ErrorKind::MetaGroupInterrupted { group: 0xFFFF, .. }), "{err}");
+}

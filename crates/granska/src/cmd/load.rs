@@ -242,7 +242,11 @@ impl Journal {
     fn open(dir: &Path) -> anyhow::Result<Journal> {
         std::fs::create_dir_all(dir)?;
         let open = |name: &str| {
-            OpenOptions::new().create(true).append(true).open(dir.join(name)).with_context(|| format!("cannot open {}", dir.join(name).display()))
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(name))
+                .with_context(|| format!("cannot open {}", dir.join(name).display()))
         };
         Ok(Journal { acked: Mutex::new(open("acked.jsonl")?), submits: Mutex::new(open("submits.jsonl")?) })
     }
