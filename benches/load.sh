@@ -6,7 +6,8 @@
 #
 #   bash benches/load.sh UPLOADERS READERS SECONDS [CORRUPT_PERCENT]
 #
-# LOAD_DIR keeps the run's files (server log, load.json); default a temporary directory.
+# LOAD_DIR keeps the run's files (server log, load.json, data); by default a temporary
+# directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 uploaders=${1:?usage: benches/load.sh UPLOADERS READERS SECONDS [CORRUPT_PERCENT]}
@@ -27,4 +28,8 @@ echo "load: $uploaders uploaders, $readers readers, $seconds s, $corrupt % corru
     --readers "$readers" --seconds "$seconds" --corrupt-percent "$corrupt" --server-pid "$SERVER_PID" \
     --json-out "$work/load.json"
 fixture_kill TERM
-echo "report: $work/load.json; server log: $work/server.log"
+if [[ -n ${LOAD_DIR:-} ]]; then
+    echo "report: $work/load.json; server log: $work/server.log"
+else
+    rm -rf "$work" # the data directory of a long run holds gigabytes
+fi
