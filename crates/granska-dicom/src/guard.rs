@@ -189,6 +189,22 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
                     }
                 } else {
                     check(len)?;
+                    // A binary number's value must hold whole numbers: dicom-rs reads len/4 (FL)
+                    // or len/8 (FD) values and leaves the rest unread, so the next header it
+                    // reads is out of step with this walk and may declare any length (a fuzzer
+                    // find: 192 bytes → a 4 GB allocation).
+                    if let Some(size) = vr.and_then(value_size)
+                        && len as usize % size != 0
+                    {
+                        return Err(ErrorKind::Invalid {
+                            attr: crate::error::Attr::of(Tag(group, element)),
+                            expected: format!(
+                                "a length that is a multiple of {size} (VR {})",
+                                vr.map_or("?", |v| v.to_string())
+                            ),
+                            found: format!("{len} bytes (element at byte {header_start} of its data set)"),
+                        });
+                    }
                     if vr == Some(VR::SQ) {
                         // Defined-length sequence: walk its items' headers too.
                     } else {
@@ -208,6 +224,17 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
         }
     }
     Ok(pos)
+}
+
+/// Bytes per value of a binary numeric VR (None for the others).
+fn value_size(vr: VR) -> Option<usize> {
+    use VR::*;
+    match vr {
+        SS | US | OW => Some(2),
+        SL | UL | FL | OF | OL | AT => Some(4),
+        FD | OD | SV | UV | OV => Some(8),
+        _ => None,
+    }
 }
 
 fn has_long_length(vr: VR) -> bool {

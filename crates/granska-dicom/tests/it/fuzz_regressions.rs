@@ -55,3 +55,19 @@ fn the_meta_group_that_hid_a_4gb_length_is_refused_by_the_guard() {
     let err = DicomFile::from_bytes(&std::fs::read(path).unwrap(), "fuzz").unwrap_err();
     assert!(matches!(err.kind, granska_dicom::ErrorKind::MetaGroupInterrupted { group: 0xFFFF, .. }), "{err}");
 }
+
+/// The fuzzer's FL and FD values of odd length: dicom-rs reads len/4 or len/8 values, leaves
+/// the rest, and reads its next header out of step (a 4 GB and a 775 MB allocation). The
+/// guard refuses a binary number whose length is not a multiple of its size.
+#[test]
+fn binary_numbers_of_a_length_that_is_not_a_multiple_of_their_size_are_refused() {
+    for (name, attr) in [
+        ("fl-odd-length-desync.dcm", "HighBit (0028,0102)"),
+        ("fd-odd-length-desync.dcm", "DistanceSourceToPatient (0018,1111)"),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/dicom").join(name);
+        let err = DicomFile::from_bytes(&std::fs::read(path).unwrap(), "fuzz").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(attr) && text.contains("expected a length that is a multiple of"), "{name}: {text}");
+    }
+}
