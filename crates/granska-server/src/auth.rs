@@ -11,51 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::TryRngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
 use crate::config::TokenEntry;
 use crate::error::ServerError;
 
-/// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// A PACS or modality router: Ingest.Upload and Ingest.CompleteStudy.
-    Pacs,
-    /// A breast radiologist: the Worklist service, own tasks only.
-    Radiologist,
-    /// A researcher: Models and GetStudy without patient identifiers.
-    Researcher,
-    /// Everything.
-    Admin,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 4] = [Role::Pacs, Role::Radiologist, Role::Researcher, Role::Admin];
-
-    /// The configured name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Pacs => "pacs",
-            Role::Radiologist => "radiologist",
-            Role::Researcher => "researcher",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses [`Role::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use granska_types::Role;
+pub use granska_types::auth::{PlainToken, TokensFile};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,26 +127,6 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.try_fill_bytes(&mut bytes).expect("the OS random source works");
     hex::encode(bytes)
-}
-
-/// The generated tokens file: `<data_dir>/tokens.toml`, mode 0600.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokensFile {
-    /// The tokens, in plain text (the file is the operator's copy).
-    pub tokens: Vec<PlainToken>,
-}
-
-/// One token in plain text.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlainToken {
-    /// The principal.
-    pub principal: String,
-    /// Its role.
-    pub role: String,
-    /// The bearer token.
-    pub token: String,
 }
 
 /// The path of the generated tokens file.

@@ -30,16 +30,7 @@ use tokio::net::TcpListener;
 pub use config::Config;
 pub use error::ServerError;
 
-/// Generated protobuf and gRPC code of `proto/granska/v1`.
-pub mod proto {
-    /// Package `granska.v1`.
-    #[allow(missing_docs, clippy::all)]
-    pub mod v1 {
-        tonic::include_proto!("granska.v1");
-    }
-    /// The encoded descriptors, served by reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("granska_descriptor");
-}
+pub use granska_proto as proto;
 
 /// Largest gRPC message accepted (the README and the proto say 4 MiB; chunks are ≤ 1 MiB by
 /// contract). A larger chunk ends its Upload stream with RESOURCE_EXHAUSTED.

@@ -9,7 +9,9 @@
 //! refused by another).
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod private;
 mod uid;
 
+pub use auth::Role;
 pub use uid::{MAX_UID_LEN, Uid, UidError};

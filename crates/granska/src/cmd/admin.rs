@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
-use granska_server::proto::v1 as pb;
-use pb::ingest_client::IngestClient;
+use granska_client::pb;
+use granska_types::Role;
 use serde_json::{Value, json};
 
 use super::client::{Connection, runtime, status_error};
@@ -56,7 +56,7 @@ pub fn attention_json(a: &pb::Attention) -> Value {
 
 pub fn attention(args: AttentionArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = IngestClient::new(args.connection.connect("admin").await?);
+        let mut client = args.connection.connect(Role::Admin).await?.ingest();
         let list = client
             .list_needs_attention(pb::ListNeedsAttentionRequest {})
             .await
@@ -79,7 +79,7 @@ pub fn attention(args: AttentionArgs) -> anyhow::Result<ExitCode> {
 
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = IngestClient::new(args.connection.connect("admin").await?);
+        let mut client = args.connection.connect(Role::Admin).await?.ingest();
         let r = client
             .retry_study(pb::RetryStudyRequest { study_instance_uid: args.study_uid.clone() })
             .await
@@ -96,7 +96,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
 
 pub fn remove(args: RemoveArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = IngestClient::new(args.connection.connect("admin").await?);
+        let mut client = args.connection.connect(Role::Admin).await?.ingest();
         let r = client
             .remove_instance(pb::RemoveInstanceRequest {
                 sop_instance_uid: args.sop_instance_uid.clone(),

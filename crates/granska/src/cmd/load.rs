@@ -17,12 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use granska_server::auth::TokensFile;
-use granska_server::proto::v1 as pb;
+use granska_client::{Client, pb};
+use granska_types::auth::TokensFile;
 use serde_json::json;
 use tokio_stream::StreamExt;
-
-use super::client::Bearer;
 
 /// `granska load`
 #[derive(Debug, clap::Args)]
@@ -97,19 +95,6 @@ struct VerifyArgs {
 fn tokens(path: &Path) -> anyhow::Result<TokensFile> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
-}
-
-async fn channel(
-    server: &str,
-    token: &str,
-) -> anyhow::Result<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>> {
-    let endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(120));
-    // Lazy: a server that is down now (a soak restarting it) is reached when it is back.
-    let channel = endpoint.connect_lazy();
-    let value = format!("Bearer {token}").parse().context("token must be ASCII")?;
-    Ok(tonic::service::interceptor::InterceptedService::new(channel, Bearer(value)))
 }
 
 /// A small deterministic generator (splitmix64): no dependency, reproducible corruption.
@@ -293,7 +278,7 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
                 (args.server.clone(), pacs.clone(), templates.clone(), stats.clone(), stop.clone(), next_exam.clone(), journal.clone());
             let corrupt_percent = args.corrupt_percent;
             tasks.push(tokio::spawn(async move {
-                let mut client = pb::ingest_client::IngestClient::new(channel(&server, &token).await?);
+                let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.ingest();
                 let mut rng = Rng(0xC0FFEE ^ u as u64);
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -368,7 +353,7 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
         for (r, token) in readers.iter().enumerate() {
             let (server, token, stats, stop, journal) = (args.server.clone(), token.clone(), stats.clone(), stop.clone(), journal.clone());
             tasks.push(tokio::spawn(async move {
-                let mut client = pb::worklist_client::WorklistClient::new(channel(&server, &token).await?);
+                let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.worklist();
                 let mut rng = Rng(0xBEEF ^ r as u64);
                 let mut seq = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -498,7 +483,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = super::client::runtime()?;
     runtime.block_on(async move {
-        let mut client = pb::ingest_client::IngestClient::new(channel(&args.server, &admin).await?);
+        let mut client = Client::connect_lazy(&args.server, &admin, Duration::from_secs(120))?.ingest();
         let deadline = Instant::now() + Duration::from_secs(args.wait_s);
         let mut problems = Vec::new();
         let (mut routed, mut attention) = (0u64, 0u64);

@@ -3,9 +3,8 @@
 
 use std::process::ExitCode;
 
-use granska_server::proto::v1 as pb;
-use pb::ingest_client::IngestClient;
-use pb::worklist_client::WorklistClient;
+use granska_client::pb;
+use granska_types::Role;
 use serde_json::{Value, json};
 
 use super::client::{Connection, runtime, status_error};
@@ -44,7 +43,7 @@ fn entry_json(e: &pb::WorklistEntry) -> Value {
 
 pub fn worklist(args: WorklistArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = WorklistClient::new(args.connection.connect("radiologist").await?);
+        let mut client = args.connection.connect(Role::Radiologist).await?.worklist();
         let mut entries = Vec::new();
         let mut token = String::new();
         while entries.len() < args.limit {
@@ -154,14 +153,14 @@ fn claimed_json(t: &pb::ClaimedTask) -> Value {
 }
 
 fn random_request_id() -> String {
-    granska_server::auth::new_token()[..32].to_owned()
+    granska_client::new_request_id()
 }
 
 pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         match args.action {
             ReadAction::Claim { connection, json } => {
-                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                let mut client = connection.connect(Role::Radiologist).await?.worklist();
                 let task = client
                     .claim_next(pb::ClaimNextRequest {})
                     .await
@@ -198,7 +197,7 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ReadAction::Submit { connection, task, decision, note, request_id, json } => {
-                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                let mut client = connection.connect(Role::Radiologist).await?.worklist();
                 let decision = if decision == "recall" {
                     pb::submit_read_request::Decision::Recall
                 } else {
@@ -233,7 +232,7 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ReadAction::Release { connection, task } => {
-                let mut client = WorklistClient::new(connection.connect("radiologist").await?);
+                let mut client = connection.connect(Role::Radiologist).await?.worklist();
                 client
                     .release(pb::ReleaseRequest { task_id: task })
                     .await
@@ -271,7 +270,7 @@ fn scoring_json(s: &pb::ScoringResult) -> Value {
 
 pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = IngestClient::new(args.connection.connect("researcher").await?);
+        let mut client = args.connection.connect(Role::Researcher).await?.ingest();
         let s = client
             .get_study(pb::GetStudyRequest { study_instance_uid: args.study_uid.clone() })
             .await
