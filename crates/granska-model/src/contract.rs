@@ -241,16 +241,7 @@ impl Model {
     }
 }
 
-/// The model identity recorded with every score.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelIdentity {
-    /// Model name.
-    pub name: String,
-    /// Model version.
-    pub version: String,
-    /// sha256 of model.onnx.
-    pub sha256: String,
-}
+pub use granska_types::ModelIdentity;
 
 /// Lower-case hex sha256 of a file, read in 1 MiB chunks.
 pub fn sha256_file(path: &Path) -> Result<String, Error> {

@@ -25,17 +25,7 @@ pub struct ViewInput {
     pub pixels: Result<PixelArray, String>,
 }
 
-/// How an exam was scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExamStatus {
-    /// All four standard views were scored.
-    Scored,
-    /// Scored on the views present; some standard view is missing or failed.
-    Incomplete,
-    /// No view could be scored.
-    Unscorable,
-}
+pub use granska_types::ExamStatus;
 
 /// One view's outcome.
 #[derive(Debug, Clone, Serialize)]

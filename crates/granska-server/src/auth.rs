@@ -1,17 +1,15 @@
-//! Authentication (bearer tokens, compared by sha256) and authorisation (role per RPC).
+//! Authentication of gRPC calls: bearer tokens, compared by sha256, turned into the core's `Caller`.
 //!
 //! No anonymous access: an interceptor in front of every service (health and reflection
 //! included) turns `authorization: Bearer <token>` into a [`Principal`] or answers
-//! `UNAUTHENTICATED`; each handler then asks [`authorize`] whether the principal's role may
-//! call it, or answers `PERMISSION_DENIED`.
+//! `UNAUTHENTICATED`; each handler passes the [`caller`] to the application core, which
+//! decides whether its role may do the action (`PERMISSION_DENIED` otherwise).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rand::TryRngCore;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
 use crate::config::TokenEntry;
@@ -29,84 +27,6 @@ pub struct Principal {
     pub role: Role,
 }
 
-/// Every RPC, for the permission table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rpc {
-    /// Ingest.Upload
-    Upload,
-    /// Ingest.CompleteStudy
-    CompleteStudy,
-    /// Ingest.GetStudy
-    GetStudy,
-    /// Worklist.List
-    List,
-    /// Worklist.Watch
-    Watch,
-    /// Worklist.ClaimNext
-    ClaimNext,
-    /// Worklist.Release
-    Release,
-    /// Worklist.SubmitRead
-    SubmitRead,
-    /// Models.Get
-    Models,
-    /// Ingest.ListNeedsAttention
-    ListNeedsAttention,
-    /// Ingest.RetryStudy
-    RetryStudy,
-    /// Ingest.RemoveInstance
-    RemoveInstance,
-}
-
-impl Rpc {
-    /// Every RPC.
-    pub const ALL: [Rpc; 12] = [
-        Rpc::Upload,
-        Rpc::CompleteStudy,
-        Rpc::GetStudy,
-        Rpc::List,
-        Rpc::Watch,
-        Rpc::ClaimNext,
-        Rpc::Release,
-        Rpc::SubmitRead,
-        Rpc::Models,
-        Rpc::ListNeedsAttention,
-        Rpc::RetryStudy,
-        Rpc::RemoveInstance,
-    ];
-
-    /// `Service.Method`, as audit records name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rpc::Upload => "Ingest.Upload",
-            Rpc::CompleteStudy => "Ingest.CompleteStudy",
-            Rpc::GetStudy => "Ingest.GetStudy",
-            Rpc::List => "Worklist.List",
-            Rpc::Watch => "Worklist.Watch",
-            Rpc::ClaimNext => "Worklist.ClaimNext",
-            Rpc::Release => "Worklist.Release",
-            Rpc::SubmitRead => "Worklist.SubmitRead",
-            Rpc::Models => "Models.Get",
-            Rpc::ListNeedsAttention => "Ingest.ListNeedsAttention",
-            Rpc::RetryStudy => "Ingest.RetryStudy",
-            Rpc::RemoveInstance => "Ingest.RemoveInstance",
-        }
-    }
-
-    /// The permission table: which roles may call this RPC.
-    pub fn allowed(self, role: Role) -> bool {
-        use Role::*;
-        match self {
-            Rpc::Upload | Rpc::CompleteStudy => matches!(role, Pacs | Admin),
-            Rpc::GetStudy | Rpc::Models => matches!(role, Researcher | Admin),
-            Rpc::List | Rpc::Watch | Rpc::ClaimNext | Rpc::Release | Rpc::SubmitRead => {
-                matches!(role, Radiologist | Admin)
-            }
-            Rpc::ListNeedsAttention | Rpc::RetryStudy | Rpc::RemoveInstance => matches!(role, Admin),
-        }
-    }
-}
-
 /// Token hashes → principals.
 #[derive(Clone, Default)]
 pub struct Tokens(Arc<HashMap<String, Principal>>);
@@ -117,17 +37,7 @@ impl fmt::Debug for Tokens {
     }
 }
 
-/// Lower-case hex sha256 of a token.
-pub fn token_sha256(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new random token: 32 bytes from the OS, hex.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).expect("the OS random source works");
-    hex::encode(bytes)
-}
+pub use granska_app::auth::{new_token, token_sha256};
 
 /// The path of the generated tokens file.
 pub fn tokens_file(data_dir: &Path) -> PathBuf {
@@ -188,8 +98,8 @@ impl Tokens {
         } else if configured.is_empty() {
             let generated = TokensFile {
                 tokens: vec![
-                    PlainToken { principal: "admin".into(), role: "admin".into(), token: new_token() },
-                    PlainToken { principal: "pacs".into(), role: "pacs".into(), token: new_token() },
+                    PlainToken { principal: "admin".into(), role: "admin".into(), token: random_token()? },
+                    PlainToken { principal: "pacs".into(), role: "pacs".into(), token: random_token()? },
                 ],
             };
             write_private(&file, &generated)?;
@@ -226,6 +136,10 @@ impl Tokens {
     }
 }
 
+fn random_token() -> Result<String, ServerError> {
+    new_token().ok_or_else(|| ServerError::Config("the OS random source failed: cannot generate tokens".into()))
+}
+
 fn write_private(path: &Path, tokens: &TokensFile) -> Result<(), ServerError> {
     use std::io::Write;
     let text = format!(
@@ -244,15 +158,9 @@ fn write_private(path: &Path, tokens: &TokensFile) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Config(format!("cannot write {}: {e}", path.display())))
 }
 
-/// The caller, if its role may call `rpc`.
-pub fn authorize<T>(request: &Request<T>, rpc: Rpc) -> Result<Principal, Status> {
-    let principal = request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
-    if !rpc.allowed(principal.role) {
-        return Err(Status::permission_denied(format!("role {} may not call {}", principal.role, rpc.name())));
-    }
-    Ok(principal)
+/// The authenticated caller of a request (the interceptor put its principal there).
+pub fn caller<T>(request: &Request<T>) -> Result<granska_app::Caller, Status> {
+    let principal =
+        request.extensions().get::<Principal>().ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+    Ok(granska_app::Caller { principal: principal.name.clone(), role: principal.role, edge: granska_app::Edge::Grpc })
 }

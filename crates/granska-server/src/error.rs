@@ -1,6 +1,9 @@
 //! Start-up errors of the server, and the one exhaustive mapping from domain errors to gRPC
 //! status codes.
 
+use granska_app::{AppError, Limit};
+use granska_archive::Error as A;
+use granska_worklist::Error as W;
 use tonic::{Code, Status};
 
 /// Why the server could not start or stopped.
@@ -29,10 +32,43 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// Worklist errors → status. Exhaustive: a new variant must be mapped here.
-pub fn worklist_status(e: granska_worklist::Error) -> Status {
-    use granska_worklist::Error as W;
-    let code = match &e {
+/// The one mapping from the core's errors to gRPC: exhaustive, no wildcard arm, so a new
+/// variant (in the core or a store) must be mapped here before the server compiles.
+pub fn status(e: AppError) -> Status {
+    let code = code(&e);
+    let message = match &e {
+        // A radiologist must not learn who else holds a task: say only that it is not theirs.
+        AppError::Worklist(W::NotHolder { task_id, state, .. }) => {
+            format!("task {task_id} is not held by you (it is {state})")
+        }
+        _ => e.to_string(),
+    };
+    match &e {
+        AppError::InvalidArgument { field, message } => {
+            let mut details = tonic_types::ErrorDetails::new();
+            details.add_bad_request_violation(field.clone(), message.clone());
+            use tonic_types::StatusExt;
+            Status::with_error_details(code, e.to_string(), details)
+        }
+        _ => Status::new(code, message),
+    }
+}
+
+/// The gRPC code of a core error.
+pub fn code(e: &AppError) -> Code {
+    match e {
+        AppError::Forbidden { .. } => Code::PermissionDenied,
+        AppError::InvalidArgument { .. } | AppError::InvalidInstance { .. } => Code::InvalidArgument,
+        AppError::Exhausted { limit: Limit::DiskSpace | Limit::InstanceSize, .. } => Code::ResourceExhausted,
+        AppError::UnknownStudy { .. } => Code::NotFound,
+        AppError::AuditUnavailable { .. } => Code::Internal,
+        AppError::Archive(a) => archive_code(a),
+        AppError::Worklist(w) => worklist_code(w),
+    }
+}
+
+fn worklist_code(e: &W) -> Code {
+    match e {
         W::UnknownStudy { .. } | W::UnknownTask { .. } => Code::NotFound,
         W::NotHolder { .. } | W::LeaseExpired { .. } => Code::FailedPrecondition,
         W::RequestIdReused { .. } => Code::AlreadyExists,
@@ -44,27 +80,41 @@ pub fn worklist_status(e: granska_worklist::Error) -> Status {
         | W::SchemaTooNew { .. }
         | W::Migration { .. }
         | W::Corrupt { .. } => Code::Internal,
-    };
-    // A radiologist must not learn who else holds a task: say only that it is not theirs.
-    let message = match &e {
-        W::NotHolder { task_id, state, .. } => format!("task {task_id} is not held by you (it is {state})"),
-        _ => e.to_string(),
-    };
-    Status::new(code, message)
+    }
 }
 
-/// Archive errors → status. Exhaustive.
-pub fn archive_status(e: granska_archive::Error) -> Status {
-    use granska_archive::Error as A;
-    let code = match &e {
+fn archive_code(e: &A) -> Code {
+    match e {
         A::UnknownStudy { .. } | A::UnknownInstance { .. } => Code::NotFound,
         A::Conflict { .. } => Code::AlreadyExists,
         A::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
         A::Io { .. } | A::Sqlite { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {
             Code::Internal
         }
-    };
-    Status::new(code, e.to_string())
+    }
+}
+
+/// The upper-case name of a gRPC code, as `Rejection.code` carries it (`INVALID_ARGUMENT`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 fn is_busy(e: &rusqlite_error::Error) -> bool {

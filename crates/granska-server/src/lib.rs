@@ -1,8 +1,11 @@
-//! The Granska service: gRPC ingest → durable store → study assembly → scoring → triage →
-//! worklist, with bearer-token auth, an audit log, Prometheus metrics, health and reflection.
+//! The gRPC edge of Granska, and `serve`: it opens the stores, loads the model and the policy,
+//! starts the application core ([`granska_app::App`]) and serves `granska.v1` (Ingest,
+//! Worklist, Models) with bearer-token authentication, health, reflection (v1 and v1alpha)
+//! and Prometheus metrics.
 //!
-//! Only this crate knows tonic and prost; the protobuf types (`proto`) are converted to domain
-//! types at the edge (`service/`). [`serve`] takes its listeners and shutdown signal, so tests
+//! Only this crate (with `granska-proto` and `granska-client`) knows tonic and prost; the
+//! services in `service/` only translate protobuf ↔ the core's types, and `error` maps the
+//! core's errors to statuses. [`serve`] takes its listeners and shutdown signal, so tests
 //! bind port 0 and run servers in-process.
 #![warn(missing_docs)]
 
@@ -10,9 +13,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod limits;
-pub mod maintenance;
 pub mod metrics;
-pub mod pipeline;
 mod service;
 pub mod upload;
 
@@ -20,6 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use granska_app::{App, AppOptions, AppParts};
 use granska_archive::Archive;
 use granska_dicom::Profile;
 use granska_model::{Engine, EngineConfig, Model, Scorer};
@@ -98,7 +100,7 @@ pub async fn serve(
     .await
     .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
     let archive = Arc::new(Archive::open(&data_dir)?);
-    let worklist = Arc::new(SqliteStore::open(
+    let worklist: Arc<dyn granska_worklist::WorklistStore> = Arc::new(SqliteStore::open(
         data_dir.join("worklist.db"),
         StoreOptions {
             lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
@@ -106,19 +108,21 @@ pub async fn serve(
             ..StoreOptions::default()
         },
     )?);
-    let metrics_registry = metrics::Metrics::new();
+    let metrics_registry = granska_app::Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let pipeline = pipeline::Pipeline::start(
-        archive,
-        worklist,
-        Arc::new(policy),
-        Arc::new(scorer),
-        metrics_registry.clone(),
-        pipeline::PipelineOptions {
+    let app = App::start(
+        AppParts {
+            archive,
+            worklist,
+            policy: (policy, policy_toml),
+            scorer: Arc::new(scorer),
+            metrics: metrics_registry.clone(),
+        },
+        AppOptions {
             profile,
             quiet: Duration::from_secs(config.ingest.quiet_period_s),
             timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
@@ -134,7 +138,7 @@ pub async fn serve(
     use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
     let ig = &config.ingest;
     let ingest = service::ingest::IngestService {
-        pipeline: pipeline.clone(),
+        app: app.clone(),
         limits: service::ingest::UploadLimits::new(
             (ig.max_instance_mib as usize).saturating_mul(1 << 20),
             ig.max_uploads,
@@ -142,17 +146,22 @@ pub async fn serve(
             Duration::from_secs(ig.idle_timeout_s.max(1)),
         ),
     };
-    let worklist = service::worklist::WorklistService { pipeline: pipeline.clone() };
-    let models = service::models::ModelsService { pipeline: pipeline.clone(), policy_toml };
+    let worklist = service::worklist::WorklistService { app: app.clone() };
+    let models = service::models::ModelsService { app };
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<IngestServer<service::ingest::IngestService>>().await;
     health_reporter.set_serving::<WorklistServer<service::worklist::WorklistService>>().await;
     health_reporter.set_serving::<ModelsServer<service::models::ModelsService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    // Both reflection protocols: v1, and v1alpha for the clients that speak only it (grpcurl
+    // 1.8, older Postman and grpc_cli builds).
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let reflection_v1alpha =
+        reflection().build_v1alpha().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
 
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -198,7 +207,8 @@ pub async fn serve(
         // Every service but (by default) health needs a bearer token.
         .add_optional_service(health_auth.map(|a| InterceptedService::new(health.clone(), a)))
         .add_optional_service((!config.auth.health_requires_token).then_some(health))
-        .add_service(InterceptedService::new(reflection, auth.clone()))
+        .add_service(InterceptedService::new(reflection_v1, auth.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, auth.clone()))
         .add_service(InterceptedService::new(
             IngestServer::new(ingest).max_decoding_message_size(MAX_MESSAGE),
             auth.clone(),

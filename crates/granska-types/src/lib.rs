@@ -10,8 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod exam;
 pub mod private;
 mod uid;
 
 pub use auth::Role;
+pub use exam::{ExamStatus, ModelIdentity};
 pub use uid::{MAX_UID_LEN, Uid, UidError};

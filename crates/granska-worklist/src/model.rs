@@ -99,17 +99,9 @@ text_enum! {
     }
 }
 
-text_enum! {
-    /// The scoring status of an exam, as recorded with its routing.
-    ScoreStatus {
-        /// All standard views scored.
-        Scored = "scored",
-        /// Some views missing or failed.
-        Incomplete = "incomplete",
-        /// No score.
-        Unscorable = "unscorable",
-    }
-}
+/// The scoring status of an exam, as recorded with its routing: the one [`ExamStatus`] of
+/// the vocabulary (`granska-types`).
+pub use granska_types::ExamStatus as ScoreStatus;
 
 /// Who is asking, and what they may take.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,12 @@
-//! `granska.v1.Ingest`: chunked upload, CompleteStudy, GetStudy.
+//! `granska.v1.Ingest`: chunked upload, CompleteStudy, GetStudy and the admin's
+//! needs-attention calls, as translation to and from the core's ingest use cases. What is
+//! gRPC's own stays here: reassembling chunks into instances under this edge's flow-control
+//! limits (streams, buffered bytes, idle streams).
 
 use std::sync::Arc;
-
-use granska_archive::StudyState;
-use granska_worklist::WorklistStore;
 use std::time::Duration;
+
+use granska_app::{App, AppError, Caller, Rejected};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::StreamExt;
@@ -12,17 +14,16 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::{audit, check_uid, outcome_of};
-use crate::auth::{Principal, Role, Rpc, authorize};
-use crate::error::{archive_status, worklist_status};
-use crate::pipeline::{Pipeline, Rejected, StoredScoring, blocking};
+use super::{convert, uid};
+use crate::auth::caller;
+use crate::error::{code, code_name, status};
 use crate::proto::v1 as pb;
 use crate::upload::{Assembled, Chunk, Reassembler, StreamError};
 
 /// The Ingest service.
 pub struct IngestService {
-    /// The pipeline.
-    pub pipeline: Arc<Pipeline>,
+    /// The application core.
+    pub app: Arc<App>,
     /// Upload limits.
     pub limits: UploadLimits,
 }
@@ -66,9 +67,9 @@ const BUFFER_WAIT: Duration = Duration::from_secs(10);
 /// `Err` ends the stream with that status; every instance the client sent is either answered
 /// with a result or named in the error.
 async fn upload_stream(
-    pipeline: &Arc<Pipeline>,
+    app: &Arc<App>,
     limits: &UploadLimits,
-    who: &Principal,
+    who: &Caller,
     mut chunks: Streaming<pb::UploadChunk>,
     tx: &mpsc::Sender<Result<pb::InstanceResult, Status>>,
 ) -> Result<(), Status> {
@@ -79,7 +80,7 @@ async fn upload_stream(
         let next = match tokio::time::timeout(limits.idle_timeout, chunks.next()).await {
             Ok(next) => next,
             Err(_) => {
-                pipeline.metrics.refused.with_label_values(&["ingest.idle_timeout_s"]).inc();
+                app.metrics().refused.with_label_values(&["ingest.idle_timeout_s"]).inc();
                 return Err(Status::deadline_exceeded(format!(
                     "no chunk for {} s (ingest.idle_timeout_s){}",
                     limits.idle_timeout.as_secs(),
@@ -91,18 +92,16 @@ async fn upload_stream(
             None => {
                 // Half-closed: a stream that ends inside an instance did not deliver it.
                 if let Some(u) = reassembler.finish() {
-                    let r = Rejected {
-                        code: "INVALID_ARGUMENT",
+                    app.refused_upload(who, "unfinished").await.map_err(status)?;
+                    let rejection = pb::Rejection {
+                        code: code_name(tonic::Code::InvalidArgument).into(),
                         message: format!(
                             "the stream ended after {} bytes of instance {:?}, before its last chunk: not stored",
                             u.received, u.instance_ref
                         ),
-                        violations: vec![("UploadChunk.last".into(), "the instance's last chunk never came".into())],
-                        sop_instance_uid: String::new(),
-                        study_uid: String::new(),
+                        field_violations: vec![violation("UploadChunk.last", "the instance's last chunk never came")],
                     };
-                    pipeline.metrics.rejections.with_label_values(&["unfinished"]).inc();
-                    send_result(pipeline, who, tx, rejected_result(u.instance_ref, u.received, r)).await?;
+                    let _ = tx.send(Ok(refused(u.instance_ref, u.received, rejection))).await;
                 }
                 return Ok(());
             }
@@ -111,7 +110,7 @@ async fn upload_stream(
                 // error. Say so (with the unfinished instance) instead of ending with OK.
                 tracing::debug!(%status, "upload stream failed");
                 let code = if status.message().contains("message length too large") {
-                    pipeline.metrics.refused.with_label_values(&["grpc-message-size"]).inc();
+                    app.metrics().refused.with_label_values(&["grpc-message-size"]).inc();
                     Code::ResourceExhausted
                 } else {
                     status.code()
@@ -138,7 +137,7 @@ async fn upload_stream(
             {
                 Ok(Ok(p)) => p,
                 _ => {
-                    pipeline.metrics.refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
+                    app.metrics().refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
                     let received = reassembler.buffered() + chunk.data.len();
                     let unfinished = reassembler.finish().map(|u| u.instance_ref).unwrap_or(chunk.instance_ref);
                     return Err(Status::resource_exhausted(format!(
@@ -167,22 +166,20 @@ async fn upload_stream(
         let result = match assembled {
             None => continue,
             Some(Assembled::TooLarge { instance_ref, size }) => {
-                let r = Rejected {
-                    code: "RESOURCE_EXHAUSTED",
+                app.refused_upload(who, "too-large").await.map_err(status)?;
+                let rejection = pb::Rejection {
+                    code: code_name(tonic::Code::ResourceExhausted).into(),
                     message: format!(
                         "instance is {size} bytes, larger than ingest.max_instance_mib = {} MiB",
                         limits.max_instance >> 20
                     ),
-                    violations: vec![("UploadChunk.data".into(), "too large".into())],
-                    sop_instance_uid: String::new(),
-                    study_uid: String::new(),
+                    field_violations: vec![violation("UploadChunk.data", "too large")],
                 };
-                pipeline.metrics.rejections.with_label_values(&["too-large"]).inc();
-                rejected_result(instance_ref, size, r)
+                refused(instance_ref, size, rejection)
             }
             Some(Assembled::Instance { instance_ref, bytes }) => {
                 let size = bytes.len() as u64;
-                match pipeline.ingest(bytes, instance_ref.clone()).await {
+                match app.ingest(who, bytes, instance_ref.clone()).await {
                     Ok(i) => pb::InstanceResult {
                         instance_ref,
                         outcome: if i.duplicate {
@@ -190,17 +187,20 @@ async fn upload_stream(
                         } else {
                             pb::instance_result::Outcome::Stored
                         } as i32,
-                        sop_instance_uid: i.sop_instance_uid,
-                        study_instance_uid: i.study_uid,
+                        sop_instance_uid: i.sop_instance_uid.into_string(),
+                        study_instance_uid: i.study_uid.into_string(),
                         size_bytes: size,
                         rejection: None,
                         sha256: i.sha256,
                     },
-                    Err(r) => rejected_result(instance_ref, size, r),
+                    // Nothing may be acknowledged unaudited: end the stream instead.
+                    Err(Rejected { error: e @ AppError::AuditUnavailable { .. }, .. }) => return Err(status(e)),
+                    Err(r) => rejected(instance_ref, size, r),
                 }
             }
         };
-        send_result(pipeline, who, tx, result).await?;
+        // The client going away is not an error: what was stored stays stored.
+        let _ = tx.send(Ok(result)).await;
     }
 }
 
@@ -210,48 +210,42 @@ fn unfinished_note(u: Option<crate::upload::Unfinished>) -> String {
         .unwrap_or_default()
 }
 
-/// Audits one result, then sends it. `Err` when the audit cannot be written.
-async fn send_result(
-    pipeline: &Arc<Pipeline>,
-    who: &Principal,
-    tx: &mpsc::Sender<Result<pb::InstanceResult, Status>>,
-    result: pb::InstanceResult,
-) -> Result<(), Status> {
-    let study = (!result.study_instance_uid.is_empty()).then(|| result.study_instance_uid.clone());
-    let outcome = match &result.rejection {
-        None if result.outcome == pb::instance_result::Outcome::Duplicate as i32 => "ok: duplicate".to_owned(),
-        None => "ok: stored".to_owned(),
-        Some(r) => format!("rejected: {}", r.code),
-    };
-    audit(pipeline, who, Rpc::Upload, vec![study], &outcome).await?;
-    // The client going away is not an error: what was stored stays stored.
-    let _ = tx.send(Ok(result)).await;
-    Ok(())
-}
-
 fn bad_request(field: &str, message: String) -> Status {
     let mut details = ErrorDetails::new();
     details.add_bad_request_violation(field, message.clone());
     Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
-fn rejected_result(instance_ref: String, size: u64, r: Rejected) -> pb::InstanceResult {
+fn violation(field: &str, description: &str) -> pb::FieldViolation {
+    pb::FieldViolation { field: field.into(), description: description.into() }
+}
+
+fn refused(instance_ref: String, size: u64, rejection: pb::Rejection) -> pb::InstanceResult {
     pb::InstanceResult {
         instance_ref,
         outcome: pb::instance_result::Outcome::Rejected as i32,
+        sop_instance_uid: String::new(),
+        study_instance_uid: String::new(),
+        size_bytes: size,
+        rejection: Some(rejection),
+        sha256: String::new(),
+    }
+}
+
+/// A refused instance as its result; a finding about the whole instance is about the chunks'
+/// `data`.
+fn rejected(instance_ref: String, size: u64, r: Rejected) -> pb::InstanceResult {
+    let field_violations = r
+        .violations
+        .iter()
+        .map(|(field, description)| violation(if field.is_empty() { "UploadChunk.data" } else { field }, description))
+        .collect();
+    let rejection =
+        pb::Rejection { code: code_name(code(&r.error)).into(), message: r.error.to_string(), field_violations };
+    pb::InstanceResult {
         sop_instance_uid: r.sop_instance_uid,
         study_instance_uid: r.study_uid,
-        size_bytes: size,
-        rejection: Some(pb::Rejection {
-            code: r.code.into(),
-            message: r.message,
-            field_violations: r
-                .violations
-                .into_iter()
-                .map(|(field, description)| pb::FieldViolation { field, description })
-                .collect(),
-        }),
-        sha256: String::new(),
+        ..refused(instance_ref, size, rejection)
     }
 }
 
@@ -264,21 +258,21 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<Streaming<pb::UploadChunk>>,
     ) -> Result<Response<Self::UploadStream>, Status> {
-        let who = authorize(&request, Rpc::Upload)?;
+        let who = caller(&request)?;
+        who.authorize(granska_app::Action::Upload).map_err(status)?;
         let Ok(slot) = self.limits.uploads.clone().try_acquire_owned() else {
-            self.pipeline.metrics.refused.with_label_values(&["ingest.max_uploads"]).inc();
+            self.app.metrics().refused.with_label_values(&["ingest.max_uploads"]).inc();
             return Err(Status::resource_exhausted(format!(
                 "too many concurrent uploads: ingest.max_uploads = {} are open; retry when one ends",
                 self.limits.max_uploads
             )));
         };
-        let chunks = request.into_inner();
         // Bounded: a client that does not read its results stops being read from.
         let (tx, rx) = mpsc::channel(16);
-        let (pipeline, limits) = (self.pipeline.clone(), self.limits.clone());
+        let (app, limits, chunks) = (self.app.clone(), self.limits.clone(), request.into_inner());
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(status) = upload_stream(&pipeline, &limits, &who, chunks, &tx).await {
+            if let Err(status) = upload_stream(&app, &limits, &who, chunks, &tx).await {
                 let _ = tx.send(Err(status)).await;
             }
         });
@@ -290,17 +284,9 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<pb::CompleteStudyRequest>,
     ) -> Result<Response<pb::CompleteStudyResponse>, Status> {
-        let who = authorize(&request, Rpc::CompleteStudy)?;
-        let uid = request.into_inner().study_instance_uid;
-        check_uid("study_instance_uid", &uid)?;
-        let result = self
-            .pipeline
-            .complete(&uid)
-            .await
-            .map(|(now, state)| pb::CompleteStudyResponse { completed_now: now, state: state.as_str().into() })
-            .map_err(archive_status);
-        audit(&self.pipeline, &who, Rpc::CompleteStudy, vec![Some(uid)], &outcome_of(&result)).await?;
-        result.map(Response::new)
+        let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
+        let (now, state) = self.app.complete_study(&caller(&request)?, &study).await.map_err(status)?;
+        Ok(Response::new(pb::CompleteStudyResponse { completed_now: now, state: state.as_str().into() }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -308,18 +294,8 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<pb::ListNeedsAttentionRequest>,
     ) -> Result<Response<pb::ListNeedsAttentionResponse>, Status> {
-        let who = authorize(&request, Rpc::ListNeedsAttention)?;
-        let archive = self.pipeline.archive.clone();
-        let result = blocking(move || archive.needs_attention())
-            .await
-            .map(|list| pb::ListNeedsAttentionResponse { studies: list.iter().map(attention_pb).collect() })
-            .map_err(archive_status);
-        let studies = match &result {
-            Ok(r) if !r.studies.is_empty() => r.studies.iter().map(|a| Some(a.study_instance_uid.clone())).collect(),
-            _ => vec![],
-        };
-        audit(&self.pipeline, &who, Rpc::ListNeedsAttention, studies, &outcome_of(&result)).await?;
-        result.map(Response::new)
+        let list = self.app.needs_attention(&caller(&request)?).await.map_err(status)?;
+        Ok(Response::new(pb::ListNeedsAttentionResponse { studies: list.iter().map(convert::attention).collect() }))
     }
 
     #[tracing::instrument(skip_all, fields(study_uid = %request.get_ref().study_instance_uid))]
@@ -327,18 +303,9 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<pb::RetryStudyRequest>,
     ) -> Result<Response<pb::RetryStudyResponse>, Status> {
-        let who = authorize(&request, Rpc::RetryStudy)?;
-        let uid = request.into_inner().study_instance_uid;
-        // A study parked for an invalid UID (stored before ingest validated UIDs) can be named
-        // here as listed, so this takes any text up to 64 bytes and lets the archive say
-        // whether it knows it.
-        if uid.is_empty() || uid.len() > 1024 {
-            return Err(bad_request("study_instance_uid", format!("expected 1–1024 bytes, found {}", uid.len())));
-        }
-        let result =
-            self.pipeline.retry(&uid).await.map(|queued| pb::RetryStudyResponse { queued }).map_err(archive_status);
-        audit(&self.pipeline, &who, Rpc::RetryStudy, vec![Some(uid)], &outcome_of(&result)).await?;
-        result.map(Response::new)
+        let queued =
+            self.app.retry_study(&caller(&request)?, &request.get_ref().study_instance_uid).await.map_err(status)?;
+        Ok(Response::new(pb::RetryStudyResponse { queued }))
     }
 
     #[tracing::instrument(skip_all, fields(sop_instance_uid = %request.get_ref().sop_instance_uid))]
@@ -346,146 +313,19 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<pb::RemoveInstanceRequest>,
     ) -> Result<Response<pb::RemoveInstanceResponse>, Status> {
-        let who = authorize(&request, Rpc::RemoveInstance)?;
-        let req = request.into_inner();
-        check_uid("sop_instance_uid", &req.sop_instance_uid)?;
-        if req.reason.trim().is_empty() || req.reason.len() > 1024 {
-            return Err(bad_request("reason", "say why the instance is removed (1–1024 bytes)".into()));
-        }
-        let (archive, sop) = (self.pipeline.archive.clone(), req.sop_instance_uid.clone());
-        let result = blocking(move || archive.remove_instance(&sop, crate::pipeline::now_ms()))
-            .await
-            .map(|r| pb::RemoveInstanceResponse { study_instance_uid: r.study_uid, blob_deleted: r.blob_deleted })
-            .map_err(archive_status);
-        let study = result.as_ref().ok().map(|r| r.study_instance_uid.clone());
-        let outcome = match &result {
-            Ok(_) => format!("ok: removed {} ({})", req.sop_instance_uid, req.reason.trim()),
-            Err(_) => outcome_of(&result),
-        };
-        audit(&self.pipeline, &who, Rpc::RemoveInstance, vec![study], &outcome).await?;
-        if let Ok(r) = &result {
-            tracing::info!(study_uid = %r.study_instance_uid, sop_instance_uid = %req.sop_instance_uid,
-                "instance removed by an admin; the study waits for its re-sent copy");
-        }
-        result.map(Response::new)
+        let who = caller(&request)?;
+        let sop = uid("sop_instance_uid", &request.get_ref().sop_instance_uid)?;
+        let removed = self.app.remove_instance(&who, &sop, &request.get_ref().reason).await.map_err(status)?;
+        Ok(Response::new(pb::RemoveInstanceResponse {
+            study_instance_uid: removed.study_uid,
+            blob_deleted: removed.blob_deleted,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(study_uid = %request.get_ref().study_instance_uid))]
     async fn get_study(&self, request: Request<pb::GetStudyRequest>) -> Result<Response<pb::Study>, Status> {
-        let who = authorize(&request, Rpc::GetStudy)?;
-        let uid = request.into_inner().study_instance_uid;
-        check_uid("study_instance_uid", &uid)?;
-        let result = study(&self.pipeline, &uid, who.role == Role::Admin).await;
-        audit(&self.pipeline, &who, Rpc::GetStudy, vec![Some(uid)], &outcome_of(&result)).await?;
-        result.map(Response::new)
-    }
-}
-
-fn scoring_pb(json: &str, at_ms: i64) -> pb::ScoringResult {
-    let s: StoredScoring = serde_json::from_str(json).unwrap_or_else(|e| StoredScoring {
-        status: "unscorable".into(),
-        reason: Some(format!("stored scoring result cannot be read: {e}")),
-        ..StoredScoring::default()
-    });
-    pb::ScoringResult {
-        status: s.status,
-        reason: s.reason.unwrap_or_default(),
-        exam_score: s.exam_score,
-        category: s.category.map(u32::from),
-        extra_high: s.extra_high,
-        model: s.model.map(|m| pb::ModelIdentity { name: m.name, version: m.version, sha256: m.sha256 }),
-        views: s
-            .views
-            .into_iter()
-            .map(|v| pb::ViewScore {
-                sop_instance_uid: v.sop_instance_uid,
-                laterality: v.laterality,
-                view: v.view,
-                score: v.score,
-                error: v.error.unwrap_or_default(),
-            })
-            .collect(),
-        scored_unix_ms: at_ms,
-    }
-}
-
-/// GetStudy's answer; patient identity only when `with_patient`.
-async fn study(pipeline: &Arc<Pipeline>, uid: &str, with_patient: bool) -> Result<pb::Study, Status> {
-    let (archive, worklist, u) = (pipeline.archive.clone(), pipeline.worklist.clone(), uid.to_owned());
-    let (record, history) = blocking(move || {
-        let record = archive.study(&u).map_err(archive_status)?;
-        let history = match worklist.history(&u) {
-            Ok(h) => Some(h),
-            Err(granska_worklist::Error::UnknownStudy { .. }) => None,
-            Err(e) => return Err(worklist_status(e)),
-        };
-        Ok((record, history))
-    })
-    .await?;
-    let record = record.ok_or_else(|| Status::not_found(format!("unknown study {uid}")))?;
-    let mut scorings: Vec<pb::ScoringResult> =
-        record.scorings.iter().map(|s| scoring_pb(&s.result_json, s.at_ms)).collect();
-    let latest = scorings.pop();
-    let routing =
-        history.as_ref().and_then(|h| h.routings.iter().rev().find(|r| r.applied && !r.superseded)).map(|r| {
-            pb::Routing {
-                reading_mode: r.mode.as_str().into(),
-                flags: r.flags.iter().map(|f| f.as_str().into()).collect(),
-                reason: r.reason.clone().unwrap_or_default(),
-                policy_name: r.policy.name.clone(),
-                policy_version: r.policy.version.clone(),
-                decided_unix_ms: r.decided_at_ms,
-            }
-        });
-    let reading = history.as_ref().map(|h| pb::ReadingState {
-        tasks: h
-            .tasks
-            .iter()
-            .map(|t| pb::TaskState { task_id: t.id, kind: t.kind.as_str().into(), state: t.state.as_str().into() })
-            .collect(),
-        outcome: h.outcome.map(|o| o.decision.as_str().into()).unwrap_or_default(),
-        outcome_via: h.outcome.map(|o| o.via.as_str().into()).unwrap_or_default(),
-    });
-    let patient = with_patient.then(|| {
-        let first = record.instances.first();
-        pb::PatientIdentity {
-            patient_id: first.and_then(|i| i.instance.patient_id.clone()).unwrap_or_default(),
-            patient_name: first.and_then(|i| i.instance.patient_name.clone()).unwrap_or_default(),
-        }
-    });
-    Ok(pb::Study {
-        study_instance_uid: record.study_uid.clone(),
-        state: record.state.as_str().into(),
-        views: record
-            .instances
-            .iter()
-            .map(|i| pb::ReceivedView {
-                sop_instance_uid: i.instance.sop_instance_uid.to_string(),
-                laterality: i.instance.laterality.clone(),
-                view: i.instance.view.clone(),
-                transfer_syntax_uid: i.instance.transfer_syntax_uid.clone(),
-                size_bytes: i.size_bytes,
-                received_unix_ms: i.received_ms,
-            })
-            .collect(),
-        complete: record.state != StudyState::Receiving,
-        completion: record.completion.clone().unwrap_or_default(),
-        scoring: latest,
-        routing,
-        reading,
-        patient,
-        superseded_scorings: scorings,
-        attention: record.attention.as_ref().map(attention_pb),
-    })
-}
-
-fn attention_pb(a: &granska_archive::Attention) -> pb::Attention {
-    pb::Attention {
-        study_instance_uid: a.study_uid.clone(),
-        attempts: a.attempts,
-        reason: a.reason.clone(),
-        since_unix_ms: a.since_ms,
-        last_unix_ms: a.last_ms,
-        parked: a.parked,
+        let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
+        let view = self.app.get_study(&caller(&request)?, &study).await.map_err(status)?;
+        Ok(Response::new(convert::study(view)))
     }
 }

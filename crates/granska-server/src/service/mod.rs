@@ -1,56 +1,21 @@
-//! The tonic services: thin adapters from protobuf to the pipeline, archive and worklist, with
-//! the role check first and the audit record written before the answer leaves.
+//! The tonic services: translation only. Each handler turns the request into the core's types
+//! (the caller from the bearer token, UIDs parsed, enums decoded), calls one use case of
+//! [`granska_app::App`] — which authorises, works, audits and publishes — and turns the typed
+//! answer into protobuf, or the [`granska_app::AppError`] into a status by the one mapping in
+//! `crate::error`.
 
+pub mod convert;
 pub mod ingest;
 pub mod models;
 pub mod worklist;
 
-use std::sync::Arc;
-
+use granska_types::Uid;
 use tonic::Status;
 
-use crate::auth::{Principal, Rpc};
-use crate::pipeline::{Pipeline, blocking, now_ms};
-
-/// Writes one audit record per study (or one without a study). If the audit log cannot be
-/// written, the access is refused: an unaudited access to patient data must not happen.
-pub async fn audit(
-    pipeline: &Arc<Pipeline>,
-    who: &Principal,
-    rpc: Rpc,
-    studies: Vec<Option<String>>,
-    outcome: &str,
-) -> Result<(), Status> {
-    let archive = pipeline.archive.clone();
-    let (principal, role, outcome) = (who.name.clone(), who.role.as_str(), outcome.to_owned());
-    let studies = if studies.is_empty() { vec![None] } else { studies };
-    blocking(move || {
-        let refs: Vec<Option<&str>> = studies.iter().map(|s| s.as_deref()).collect();
-        archive.audit(now_ms(), &principal, role, rpc.name(), &refs, &outcome)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "audit log write failed; refusing the access");
-        Status::internal("the audit log cannot be written; access refused")
-    })
-}
-
-/// `ok`, or the status code and message, for audit records.
-pub fn outcome_of<T>(result: &Result<T, Status>) -> String {
-    match result {
-        Ok(_) => "ok".into(),
-        Err(s) => format!("{:?}: {}", s.code(), s.message()),
-    }
-}
-
-/// A UID argument, by the one rule ingest applies ([`granska_types::Uid`]): a UID that
+/// A UID argument as the domain type, by the one rule ingest applies ([`Uid`]): a UID that
 /// ingest stored is accepted here. Otherwise INVALID_ARGUMENT naming `field`.
-pub fn check_uid(field: &str, uid: &str) -> Result<(), Status> {
-    if let Err(e) = granska_types::Uid::parse(uid) {
-        let mut details = tonic_types::ErrorDetails::new();
-        details.add_bad_request_violation(field, e.to_string());
-        use tonic_types::StatusExt;
-        return Err(Status::with_error_details(tonic::Code::InvalidArgument, format!("{field}: {e}"), details));
-    }
-    Ok(())
+pub fn uid(field: &str, text: &str) -> Result<Uid, Status> {
+    Uid::parse(text).map_err(|e| {
+        crate::error::status(granska_app::AppError::InvalidArgument { field: field.into(), message: e.to_string() })
+    })
 }

@@ -1,8 +1,10 @@
 //! The permission matrix: every role × every RPC is allowed or refused exactly as specified,
 //! and without a valid token nothing (health included) answers.
 
-use granska_server::auth::{Role, Rpc};
+use granska_app::Action as Rpc;
 use granska_server::proto::v1 as pb;
+use granska_types::Role;
+use strum::VariantArray;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -55,7 +57,7 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     let principals =
         [("pacs-1", Role::Pacs), ("alice", Role::Radiologist), ("rita", Role::Researcher), ("root", Role::Admin)];
     let mut table = format!("{:<22} pacs        radiologist researcher  admin\n", "");
-    for rpc in Rpc::ALL {
+    for &rpc in Rpc::VARIANTS {
         table += &format!("{:<22}", rpc.name());
         for (principal, role) in principals {
             let got = call(with_token(channel.clone(), Some(crate::support::token_of(principal))), rpc).await;

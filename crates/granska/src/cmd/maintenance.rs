@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use granska_server::maintenance;
+use granska_app::maintenance;
 use serde_json::json;
 
 /// `granska backup`
@@ -43,7 +43,7 @@ pub struct CheckArgs {
 }
 
 fn now_ms() -> i64 {
-    granska_server::pipeline::now_ms()
+    granska_app::now_ms()
 }
 
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {

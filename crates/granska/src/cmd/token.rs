@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use granska_server::auth::{Role, new_token, token_sha256};
+use anyhow::Context;
+use granska_app::auth::{new_token, token_sha256};
+use granska_types::Role;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,13 +13,13 @@ pub struct Args {
     #[arg(long)]
     principal: String,
     /// pacs, radiologist, researcher or admin.
-    #[arg(long, value_parser = ["pacs", "radiologist", "researcher", "admin"])]
-    role: String,
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let role = Role::parse(&args.role).expect("clap checked the value");
-    let token = new_token();
+    let role = args.role;
+    let token = new_token().context("the OS random source failed: no token made")?;
     eprintln!("token for {} ({role}); give it to them, it is shown only once:", args.principal);
     println!("{token}");
     eprintln!(
@@ -26,4 +28,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         token_sha256(&token)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse().map_err(|_| format!("expected pacs, radiologist, researcher or admin, found {text:?}"))
 }

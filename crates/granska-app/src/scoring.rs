@@ -1,13 +1,15 @@
-//! The ingest → store → assemble → score → route pipeline.
+//! Scoring: the queue from complete studies to the scoring workers, the quiet-period timer,
+//! recovery after a restart, and routing the result to the worklist.
 //!
-//! - `ingest`: validate (strict profile by default) → archive (blob + index, durable) → answer.
-//!   A study becomes complete with its four standard views, after the quiet period, or on
-//!   CompleteStudy; an instance after routing re-opens it for re-scoring.
+//! - a study becomes complete with its four standard views, after the quiet period, or on
+//!   CompleteStudy; an instance after routing re-opens it for re-scoring;
 //! - complete studies go through a bounded queue (ingest waits when it is full: backpressure)
 //!   to the scoring workers, whose views share the engine's inference batches;
 //! - the exam result → triage policy → worklist; the result is recorded in the archive, and the
 //!   study is `routed` only if no instance arrived meanwhile (otherwise it is scored again);
-//! - any failure (decode, model, timeout) routes the exam to double reading with the reason.
+//! - any failure (decode, model, timeout) routes the exam to double reading with the reason;
+//!   a failure to *route* (storage) is retried with backoff and, after `max_attempts`, parks
+//!   the study as needs-attention.
 //!
 //! The archive's study states are the durable queue: on start every `complete` study is queued
 //! again and every `receiving` one gets its quiet timer from its last instance.
@@ -15,74 +17,60 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use granska_archive::{Archive, Completion, NewInstance, PutOutcome, StudyRecord, StudyState};
-use granska_dicom::{DicomFile, ErrorKind, Profile};
+use granska_archive::{Archive, Completion, StudyRecord, StudyState};
+use granska_dicom::{DicomFile, Profile};
 use granska_model::exam::ViewInput;
 use granska_model::{ExamResult, ExamStatus, Scorer};
-use granska_triage::{Assessment, Category, Policy};
-use granska_worklist::model::{ModelRef, RouteInput, ScoreStatus};
-use granska_worklist::{SqliteStore, WorklistStore};
+use granska_triage::{Assessment, Category};
+use granska_worklist::model::{ModelRef, RouteInput};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
-use crate::metrics::Metrics;
+use crate::{App, AppError, AppOptions, AppParts, blocking, now_ms};
 
 /// The longest wait between two scoring attempts of a study.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    granska_worklist::Clock::now_ms(&granska_worklist::SystemClock)
-}
-
 /// A change on the worklist, for Watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// The exam.
+    /// The exam (empty for [`ChangeKind::Resync`]).
     pub study_uid: String,
-    /// routed | rerouted | claimed | released | read | consensus | final
-    pub change: &'static str,
-    /// The task, 0 for none.
-    pub task_id: i64,
-    /// The task's kind, empty for none.
-    pub task_kind: String,
+    /// What happened.
+    pub change: ChangeKind,
+    /// The task, when one changed.
+    pub task: Option<(granska_worklist::model::TaskId, granska_worklist::model::TaskKind)>,
     /// When, Unix ms.
     pub at_ms: i64,
 }
 
-/// Why an instance was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    /// gRPC code name (INVALID_ARGUMENT, ALREADY_EXISTS, RESOURCE_EXHAUSTED, INTERNAL).
-    pub code: &'static str,
-    /// One line.
-    pub message: String,
-    /// (field, description) pairs.
-    pub violations: Vec<(String, String)>,
-    /// UIDs, when the header could be read.
-    pub sop_instance_uid: String,
-    /// Study UID, when the header could be read.
-    pub study_uid: String,
-}
-
-/// An acknowledged instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    /// `false`: stored now; `true`: it was stored before.
-    pub duplicate: bool,
-    /// SOP Instance UID.
-    pub sop_instance_uid: String,
-    /// Study Instance UID.
-    pub study_uid: String,
-    /// sha256 of the bytes.
-    pub sha256: String,
+/// What happened to an exam on the worklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
+pub enum ChangeKind {
+    /// Routed for the first time: new tasks.
+    Routed,
+    /// Routed again (re-scored before any read): tasks replaced.
+    Rerouted,
+    /// A task was claimed.
+    Claimed,
+    /// A task went back to the queue.
+    Released,
+    /// A read was submitted.
+    Read,
+    /// Discordant reads opened a consensus task.
+    Consensus,
+    /// The exam has its final outcome.
+    Final,
+    /// The watcher missed changes: list again.
+    Resync,
 }
 
 /// A scoring result as recorded in the archive (the JSON of [`ExamResult`], or a failure).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredScoring {
-    /// scored | incomplete | unscorable
-    pub status: String,
+    /// How the exam was scored.
+    pub status: ExamStatus,
     /// Why incomplete or unscorable.
     pub reason: Option<String>,
     /// Exam score.
@@ -96,7 +84,7 @@ pub struct StoredScoring {
     #[serde(default)]
     pub views: Vec<StoredView>,
     /// The model, when one ran.
-    pub model: Option<StoredModel>,
+    pub model: Option<granska_types::ModelIdentity>,
 }
 
 /// One view of a [`StoredScoring`].
@@ -114,82 +102,25 @@ pub struct StoredView {
     pub error: Option<String>,
 }
 
-/// The model of a [`StoredScoring`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StoredModel {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// sha256 of model.onnx.
-    pub sha256: String,
-}
-
-/// Settings the pipeline needs from the configuration.
-#[derive(Debug, Clone)]
-pub struct PipelineOptions {
-    /// Validation profile.
-    pub profile: Profile,
-    /// Quiet period before a study with fewer than four views is completed.
-    pub quiet: Duration,
-    /// Scoring timeout per exam.
-    pub timeout: Duration,
-    /// Scoring workers.
-    pub workers: usize,
-    /// Queue length.
-    pub queue: usize,
-    /// Ingest is refused (RESOURCE_EXHAUSTED) while the data disk has less free space.
-    pub min_free_bytes: u64,
-    /// Failed scoring/routing attempts before a study is parked as needs-attention.
-    pub max_attempts: u32,
-    /// First retry delay; doubled per failed attempt, at most five minutes.
-    pub retry_backoff: Duration,
-}
-
-/// The running pipeline; cheap to share.
-pub struct Pipeline {
-    /// The archive.
-    pub archive: Arc<Archive>,
-    /// The worklist.
-    pub worklist: Arc<SqliteStore>,
-    /// The active policy.
-    pub policy: Arc<Policy>,
-    /// The model and its engine.
-    pub scorer: Arc<Scorer>,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Worklist changes, for Watch.
-    pub changes: broadcast::Sender<Change>,
-    /// Becomes `true` when the server is stopping (long-lived streams end then).
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-    options: PipelineOptions,
-    queue: mpsc::Sender<String>,
-}
-
-/// Runs a blocking closure (SQLite, file I/O, decoding) off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(value) => value,
-        // A panic in a blocking task is a bug; surface it rather than hide it.
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
-impl Pipeline {
-    /// Starts the workers, the quiet timer and the recovery of unfinished studies.
-    pub fn start(
-        archive: Arc<Archive>,
-        worklist: Arc<SqliteStore>,
-        policy: Arc<Policy>,
-        scorer: Arc<Scorer>,
-        metrics: Metrics,
-        options: PipelineOptions,
-        stopping: tokio::sync::watch::Receiver<bool>,
-    ) -> Arc<Pipeline> {
+impl App {
+    /// Starts the scoring workers, the quiet timer and the recovery of unfinished studies;
+    /// everything stops when `stopping` becomes `true`.
+    pub fn start(parts: AppParts, options: AppOptions, stopping: tokio::sync::watch::Receiver<bool>) -> Arc<App> {
         let (queue, rx) = mpsc::channel(options.queue.max(1));
         let (changes, _) = broadcast::channel(1024);
-        let pipeline =
-            Arc::new(Pipeline { archive, worklist, policy, scorer, metrics, changes, stopping, options, queue });
+        let AppParts { archive, worklist, policy: (policy, policy_toml), scorer, metrics } = parts;
+        let pipeline = Arc::new(App {
+            archive,
+            worklist,
+            policy: Arc::new(policy),
+            policy_toml,
+            scorer,
+            metrics,
+            changes,
+            stopping,
+            options,
+            queue,
+        });
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..pipeline.options.workers.max(1) {
             let (p, rx) = (pipeline.clone(), rx.clone());
@@ -224,7 +155,7 @@ impl Pipeline {
         pipeline
     }
 
-    async fn enqueue(&self, study_uid: String) {
+    pub(crate) async fn enqueue(&self, study_uid: String) {
         self.metrics.queue_depth.inc();
         if self.queue.send(study_uid).await.is_err() {
             self.metrics.queue_depth.dec();
@@ -232,118 +163,13 @@ impl Pipeline {
     }
 
     /// Publishes a worklist change (nobody listening is fine).
-    pub fn publish(&self, study_uid: &str, change: &'static str, task_id: i64, task_kind: &str) {
-        let _ = self.changes.send(Change {
-            study_uid: study_uid.to_owned(),
-            change,
-            task_id,
-            task_kind: task_kind.to_owned(),
-            at_ms: now_ms(),
-        });
-    }
-
-    /// Validates and stores one uploaded instance.
-    pub async fn ingest(&self, bytes: Vec<u8>, instance_ref: String) -> Result<Ingested, Rejected> {
-        let started = Instant::now();
-        let profile = self.options.profile;
-        let archive = self.archive.clone();
-        let size = bytes.len() as u64;
-        let min_free = self.options.min_free_bytes;
-        let outcome = blocking(move || {
-            let file = DicomFile::from_bytes(&bytes, &instance_ref).map_err(|e| rejection(&e.kind, "", ""))?;
-            let meta = file.mammogram(profile).map_err(|e| {
-                // Name the instance when its header could be read, even though it is refused.
-                let (sop, study) = file.identifying_uids();
-                rejection(&e.kind, &sop, &study)
-            })?;
-            let (patient_id, patient_name) = file.patient_identity();
-            let free = free_bytes(archive.root());
-            if free < min_free {
-                return Err(Rejected {
-                    code: "RESOURCE_EXHAUSTED",
-                    message: format!(
-                        "the data disk has {} MiB free, below ingest.min_free_mib = {} MiB: ingest is paused \
-                         (reading and scoring go on); free space and re-send",
-                        free >> 20,
-                        min_free >> 20
-                    ),
-                    violations: vec![("ingest.min_free_mib".into(), "free disk space below the watermark".into())],
-                    sop_instance_uid: meta.sop_instance_uid.to_string(),
-                    study_uid: meta.study_instance_uid.to_string(),
-                });
-            }
-            let instance = NewInstance {
-                sop_instance_uid: meta.sop_instance_uid.clone(),
-                study_uid: meta.study_instance_uid.clone(),
-                series_uid: meta.series_instance_uid.clone(),
-                sop_class_uid: meta.sop_class_uid.clone(),
-                laterality: meta.laterality.code().to_owned(),
-                view: meta.view.code().to_owned(),
-                transfer_syntax_uid: file.transfer_syntax_uid().to_owned(),
-                patient_id,
-                patient_name,
-            };
-            let put = archive.put(&bytes, &instance, now_ms()).map_err(|e| {
-                let code = match e {
-                    granska_archive::Error::Conflict { .. } => "ALREADY_EXISTS",
-                    _ => "INTERNAL",
-                };
-                Rejected {
-                    code,
-                    message: e.to_string(),
-                    violations: vec![("SOPInstanceUID (0008,0018)".into(), e.to_string())],
-                    sop_instance_uid: instance.sop_instance_uid.to_string(),
-                    study_uid: instance.study_uid.to_string(),
-                }
-            })?;
-            Ok::<_, Rejected>((instance, put))
-        })
-        .await;
-        let (instance, put) = match outcome {
-            Ok(v) => v,
-            Err(r) => {
-                self.metrics.rejections.with_label_values(&[reason_class(&r)]).inc();
-                return Err(r);
-            }
-        };
-        self.metrics.observe("store", started.elapsed().as_secs_f64());
-        let (duplicate, sha256) = match put {
-            PutOutcome::Duplicate { sha256 } => {
-                self.metrics.duplicates.inc();
-                (true, sha256)
-            }
-            PutOutcome::Stored { sha256, became_complete, .. } => {
-                self.metrics.instances.inc();
-                self.metrics.bytes.inc_by(size);
-                tracing::debug!(study_uid = %instance.study_uid, sop_instance_uid = %instance.sop_instance_uid, "instance stored");
-                if became_complete {
-                    self.enqueue(instance.study_uid.to_string()).await;
-                }
-                (false, sha256)
-            }
-        };
-        Ok(Ingested {
-            duplicate,
-            sop_instance_uid: instance.sop_instance_uid.into_string(),
-            study_uid: instance.study_uid.into_string(),
-            sha256,
-        })
-    }
-
-    /// CompleteStudy: `Ok(completed_now, state)`.
-    pub async fn complete(&self, study_uid: &str) -> Result<(bool, StudyState), granska_archive::Error> {
-        let archive = self.archive.clone();
-        let uid = study_uid.to_owned();
-        let (now, state) = blocking(move || {
-            let now = archive.complete(&uid, Completion::CompleteStudyCall)?;
-            let state = archive.study(&uid)?.map_or(StudyState::Receiving, |s| s.state);
-            Ok::<_, granska_archive::Error>((now, state))
-        })
-        .await?;
-        if now {
-            self.enqueue(study_uid.to_owned()).await;
-        }
-        Ok((now, state))
+    pub(crate) fn publish(
+        &self,
+        study_uid: &str,
+        change: ChangeKind,
+        task: Option<(granska_worklist::model::TaskId, granska_worklist::model::TaskKind)>,
+    ) {
+        let _ = self.changes.send(Change { study_uid: study_uid.to_owned(), change, task, at_ms: now_ms() });
     }
 
     async fn quiet_timer(&self) {
@@ -439,7 +265,7 @@ impl Pipeline {
     }
 
     /// Sets the needs-attention gauge from the archive.
-    pub async fn refresh_attention_gauge(&self) {
+    pub(crate) async fn refresh_attention_gauge(&self) {
         let archive = self.archive.clone();
         match blocking(move || archive.needs_attention_count()).await {
             Ok(n) => self.metrics.needs_attention.set(n as i64),
@@ -447,8 +273,8 @@ impl Pipeline {
         }
     }
 
-    /// An admin's retry of a study: forgets its failures and queues it if it waits for scoring.
-    pub async fn retry(&self, study_uid: &str) -> Result<bool, granska_archive::Error> {
+    /// Forgets a study's failures and queues it if it waits for scoring.
+    pub(crate) async fn requeue(&self, study_uid: &str) -> Result<bool, granska_archive::Error> {
         let (archive, uid) = (self.archive.clone(), study_uid.to_owned());
         let queued = blocking(move || archive.retry(&uid)).await?;
         if queued {
@@ -458,20 +284,24 @@ impl Pipeline {
         Ok(queued)
     }
 
-    async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &StoredScoring) -> Result<(), String> {
-        let assessment = match (scoring.status.as_str(), scoring.category) {
-            ("scored", Some(c)) => match Category::new(c) {
+    async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &StoredScoring) -> Result<(), AppError> {
+        let assessment = match (scoring.status, scoring.category) {
+            (ExamStatus::Scored, Some(c)) => match Category::new(c) {
                 Ok(category) => Assessment::Scored { category, extra_high: scoring.extra_high },
                 Err(e) => Assessment::Unscorable { reason: format!("model gave an invalid category: {e}") },
             },
-            ("incomplete", _) => Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() },
-            _ => Assessment::Unscorable { reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()) },
+            (ExamStatus::Incomplete, _) => {
+                Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() }
+            }
+            (ExamStatus::Scored | ExamStatus::Unscorable, _) => {
+                Assessment::Unscorable { reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()) }
+            }
         };
         let decision = self.policy.decide(&assessment);
         let status = match assessment {
-            Assessment::Scored { .. } => ScoreStatus::Scored,
-            Assessment::Incomplete { .. } => ScoreStatus::Incomplete,
-            Assessment::Unscorable { .. } => ScoreStatus::Unscorable,
+            Assessment::Scored { .. } => ExamStatus::Scored,
+            Assessment::Incomplete { .. } => ExamStatus::Incomplete,
+            Assessment::Unscorable { .. } => ExamStatus::Unscorable,
         };
         let input = RouteInput {
             study_uid: record.study_uid.clone(),
@@ -489,12 +319,12 @@ impl Pipeline {
             decision: decision.clone(),
         };
         let (worklist, archive) = (self.worklist.clone(), self.archive.clone());
-        let json = serde_json::to_string(scoring).map_err(|e| e.to_string())?;
+        let json = scoring.to_json();
         let (uid, generation) = (record.study_uid.clone(), record.generation);
         let (outcome, routed) = blocking(move || {
-            let outcome = worklist.route(&input).map_err(|e| e.to_string())?;
-            let routed = archive.record_scoring(&uid, generation, &json, now_ms()).map_err(|e| e.to_string())?;
-            Ok::<_, String>((outcome, routed))
+            let outcome = worklist.route(&input)?;
+            let routed = archive.record_scoring(&uid, generation, &json, now_ms())?;
+            Ok::<_, AppError>((outcome, routed))
         })
         .await?;
         let category = scoring.category.map_or("none".to_owned(), |c| c.to_string());
@@ -509,8 +339,8 @@ impl Pipeline {
             "exam routed"
         );
         if outcome.applied {
-            let change = if outcome.superseded.is_some() { "rerouted" } else { "routed" };
-            self.publish(&record.study_uid, change, 0, "");
+            let change = if outcome.superseded.is_some() { ChangeKind::Rerouted } else { ChangeKind::Routed };
+            self.publish(&record.study_uid, change, None);
         }
         if !routed {
             // An instance arrived while scoring: score the newer generation.
@@ -533,7 +363,37 @@ pub fn free_bytes(dir: &std::path::Path) -> u64 {
 }
 
 fn failed(reason: String) -> StoredScoring {
-    StoredScoring { status: "unscorable".into(), reason: Some(reason), ..StoredScoring::default() }
+    StoredScoring::unscorable(reason)
+}
+
+impl StoredScoring {
+    /// An exam that could not be scored, and why.
+    pub fn unscorable(reason: String) -> StoredScoring {
+        StoredScoring {
+            status: ExamStatus::Unscorable,
+            reason: Some(reason),
+            exam_score: None,
+            category: None,
+            extra_high: false,
+            views: Vec::new(),
+            model: None,
+        }
+    }
+
+    /// The stored form (JSON). Infallible: the record is plain data.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            serde_json::json!({"status": "unscorable", "reason": format!("scoring result not serialisable: {e}")})
+                .to_string()
+        })
+    }
+
+    /// Reads [`StoredScoring::to_json`]'s output; a record this build cannot read becomes an
+    /// unscorable one that says so.
+    pub fn from_json(json: &str) -> StoredScoring {
+        serde_json::from_str(json)
+            .unwrap_or_else(|e| StoredScoring::unscorable(format!("stored scoring result cannot be read: {e}")))
+    }
 }
 
 /// Reads, decodes and scores every instance of a study (blocking).
@@ -564,12 +424,7 @@ fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Prof
     }
     let result: ExamResult = scorer.score_exam(&record.study_uid, inputs, decode_ms);
     let mut stored = StoredScoring {
-        status: match result.status {
-            ExamStatus::Scored => "scored",
-            ExamStatus::Incomplete => "incomplete",
-            ExamStatus::Unscorable => "unscorable",
-        }
-        .into(),
+        status: result.status,
         reason: result.reason.clone(),
         exam_score: result.exam_score,
         category: result.category,
@@ -585,16 +440,12 @@ fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Prof
                 error: v.error.clone(),
             })
             .collect(),
-        model: Some(StoredModel {
-            name: result.model.name.clone(),
-            version: result.model.version.clone(),
-            sha256: result.model.sha256.clone(),
-        }),
+        model: Some(result.model.clone()),
     };
     if !unreadable.is_empty() {
         // Instances that could not even be read from the archive make the exam incomplete.
-        if stored.status == "scored" {
-            stored.status = "incomplete".into();
+        if stored.status == ExamStatus::Scored {
+            stored.status = ExamStatus::Incomplete;
         }
         let extra = unreadable.join("; ");
         stored.reason = Some(match stored.reason.take() {
@@ -603,38 +454,4 @@ fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Prof
         });
     }
     stored
-}
-
-/// A DICOM error as a rejection with field-level violations.
-fn rejection(kind: &ErrorKind, sop: &str, study: &str) -> Rejected {
-    let field = match kind {
-        ErrorKind::Missing { attr, .. } | ErrorKind::Invalid { attr, .. } | ErrorKind::InvalidUid { attr, .. } => {
-            attr.to_string()
-        }
-        ErrorKind::DeclaredLength { group, element, .. }
-        | ErrorKind::InvalidVr { group, element, .. }
-        | ErrorKind::UndefinedLength { group, element, .. }
-        | ErrorKind::MetaGroupInterrupted { group, element, .. } => {
-            format!("({group:04X},{element:04X})")
-        }
-        ErrorKind::UnsupportedTransferSyntax { .. } => "TransferSyntaxUID (0002,0010)".into(),
-        _ => "UploadChunk.data".into(),
-    };
-    Rejected {
-        code: "INVALID_ARGUMENT",
-        message: kind.to_string(),
-        violations: vec![(field, kind.to_string())],
-        sop_instance_uid: sop.to_owned(),
-        study_uid: study.to_owned(),
-    }
-}
-
-/// A short label for the rejections metric.
-fn reason_class(r: &Rejected) -> &'static str {
-    match r.code {
-        "ALREADY_EXISTS" => "conflict",
-        "INVALID_ARGUMENT" if r.violations.iter().any(|(f, _)| f.contains('(')) => "invalid-attribute",
-        "INVALID_ARGUMENT" => "not-dicom",
-        _ => "internal",
-    }
 }

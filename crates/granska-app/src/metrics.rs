@@ -1,0 +1,118 @@
+//! Prometheus metrics, one registry per application (tests run several in one process). The
+//! core counts; an edge (the server's `GET /metrics`) renders them.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the server exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Instances stored.
+    pub instances: IntCounter,
+    /// Bytes of stored instances.
+    pub bytes: IntCounter,
+    /// Re-sent instances.
+    pub duplicates: IntCounter,
+    /// Rejected instances by reason class.
+    pub rejections: IntCounterVec,
+    /// Complete studies waiting for a scoring worker.
+    pub queue_depth: IntGauge,
+    /// Studies being scored now.
+    pub scoring_in_flight: IntGauge,
+    /// Seconds per stage: store, decode, preprocess, infer, route, last_instance_to_worklist.
+    pub stage_seconds: HistogramVec,
+    /// Exams routed, by category (`none` when unscorable) and reading mode.
+    pub exams_routed: IntCounterVec,
+    /// Studies parked as needs-attention now.
+    pub needs_attention: IntGauge,
+    /// Failed scoring/routing attempts (each is retried or parks its study).
+    pub scoring_failures: IntCounter,
+    /// Connections, streams and uploads refused by a limit, by limit name.
+    pub refused: IntCounterVec,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("granska".into()), None).expect("valid prefix");
+        let instances = IntCounter::new("instances_ingested_total", "DICOM instances stored").expect("valid");
+        let bytes = IntCounter::new("ingested_bytes_total", "Bytes of DICOM instances stored").expect("valid");
+        let duplicates =
+            IntCounter::new("instances_duplicate_total", "Re-sent instances already stored").expect("valid");
+        let rejections =
+            IntCounterVec::new(Opts::new("instances_rejected_total", "Rejected instances by reason"), &["reason"])
+                .expect("valid");
+        let queue_depth = IntGauge::new("scoring_queue_depth", "Complete studies waiting to be scored").expect("valid");
+        let scoring_in_flight = IntGauge::new("scoring_in_flight", "Studies being scored").expect("valid");
+        let stage_seconds = HistogramVec::new(
+            HistogramOpts::new("stage_seconds", "Time per pipeline stage")
+                .buckets(vec![0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]),
+            &["stage"],
+        )
+        .expect("valid");
+        let exams_routed = IntCounterVec::new(
+            Opts::new("exams_routed_total", "Exams routed, by category and reading mode"),
+            &["category", "reading_mode"],
+        )
+        .expect("valid");
+        let needs_attention =
+            IntGauge::new("studies_needing_attention", "Studies parked after repeated scoring/routing failures")
+                .expect("valid");
+        let scoring_failures =
+            IntCounter::new("scoring_failures_total", "Failed scoring or routing attempts").expect("valid");
+        let refused = IntCounterVec::new(
+            Opts::new("refused_total", "Connections, streams and instances refused by a configured limit"),
+            &["limit"],
+        )
+        .expect("valid");
+        for m in [
+            Box::new(instances.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(bytes.clone()),
+            Box::new(duplicates.clone()),
+            Box::new(rejections.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(scoring_in_flight.clone()),
+            Box::new(stage_seconds.clone()),
+            Box::new(exams_routed.clone()),
+            Box::new(needs_attention.clone()),
+            Box::new(scoring_failures.clone()),
+            Box::new(refused.clone()),
+        ] {
+            registry.register(m).expect("unique metric names");
+        }
+        Metrics {
+            registry,
+            instances,
+            bytes,
+            duplicates,
+            rejections,
+            queue_depth,
+            scoring_in_flight,
+            stage_seconds,
+            exams_routed,
+            needs_attention,
+            scoring_failures,
+            refused,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+
+    /// Records one stage duration.
+    pub fn observe(&self, stage: &str, seconds: f64) {
+        self.stage_seconds.with_label_values(&[stage]).observe(seconds);
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,82 @@
+//! Looking things up: everything about one study (for researchers and the admin; patient
+//! identity for the admin only), and the loaded model with the active policy.
+
+use granska_archive::StudyRecord;
+use granska_types::Uid;
+use granska_worklist::model::StudyHistory;
+
+use crate::{Action, App, AppError, Caller, StoredScoring, blocking};
+
+/// Everything known about one study.
+#[derive(Debug, Clone)]
+pub struct StudyView {
+    /// Received instances, state, completion, attention, scorings as stored.
+    pub record: StudyRecord,
+    /// Its scorings, oldest first, with when each was recorded (Unix ms).
+    pub scorings: Vec<(StoredScoring, i64)>,
+    /// Routings, tasks and outcome, once routed.
+    pub history: Option<StudyHistory>,
+    /// `(PatientID, PatientName)` of its first instance; only for the admin.
+    pub patient: Option<(Option<String>, Option<String>)>,
+}
+
+/// The loaded model and the active policy.
+#[derive(Debug, Clone)]
+pub struct ModelsView {
+    /// The model card.
+    pub card: granska_model::ModelToml,
+    /// The model's directory; only for the admin (a researcher learns what runs, not where).
+    pub dir: Option<std::path::PathBuf>,
+    /// The execution device, e.g. `cpu`.
+    pub device: String,
+    /// The ONNX Runtime library; only for the admin.
+    pub onnxruntime_library: Option<std::path::PathBuf>,
+    /// The active policy.
+    pub policy: std::sync::Arc<granska_triage::Policy>,
+    /// The policy's TOML as loaded.
+    pub policy_toml: String,
+}
+
+impl App {
+    /// Everything about one study; patient identity only for the admin.
+    pub async fn get_study(&self, caller: &Caller, study_uid: &Uid) -> Result<StudyView, AppError> {
+        caller.authorize(Action::GetStudy)?;
+        let with_patient = caller.role == granska_types::Role::Admin;
+        let (archive, worklist, uid) = (self.archive.clone(), self.worklist.clone(), study_uid.to_string());
+        let result = blocking(move || {
+            let record = archive.study(&uid)?.ok_or_else(|| AppError::UnknownStudy { study_uid: uid.clone() })?;
+            let history = match worklist.history(&uid) {
+                Ok(h) => Some(h),
+                Err(granska_worklist::Error::UnknownStudy { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            Ok((record, history))
+        })
+        .await
+        .map(|(record, history)| {
+            let scorings =
+                record.scorings.iter().map(|s| (StoredScoring::from_json(&s.result_json), s.at_ms)).collect();
+            let patient = with_patient.then(|| {
+                let first = record.instances.first();
+                (first.and_then(|i| i.instance.patient_id.clone()), first.and_then(|i| i.instance.patient_name.clone()))
+            });
+            StudyView { record, scorings, history, patient }
+        });
+        self.audited(caller, Action::GetStudy, vec![Some(study_uid.to_string())], result).await
+    }
+
+    /// The loaded model and the active policy; file paths only for the admin.
+    pub fn models(&self, caller: &Caller) -> Result<ModelsView, AppError> {
+        caller.authorize(Action::Models)?;
+        let admin = caller.role == granska_types::Role::Admin;
+        let info = self.scorer.engine.info();
+        Ok(ModelsView {
+            card: self.scorer.model.card.clone(),
+            dir: admin.then(|| self.scorer.model.dir.clone()),
+            device: info.device.clone(),
+            onnxruntime_library: admin.then(|| info.library.clone()),
+            policy: self.policy.clone(),
+            policy_toml: self.policy_toml.clone(),
+        })
+    }
+}

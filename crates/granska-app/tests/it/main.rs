@@ -1,0 +1,3 @@
+//! Tests of the application core.
+
+mod permissions;
