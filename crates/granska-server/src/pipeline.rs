@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use granska_archive::{Archive, Completion, NewInstance, PutOutcome, StudyRecord, StudyState};
+use granska_archive::{ArchiveStore, Completion, NewInstance, PutOutcome, StudyRecord, StudyState};
 use granska_dicom::{DicomFile, ErrorKind, Profile};
 use granska_model::exam::ViewInput;
 use granska_model::{ExamResult, ExamStatus, Scorer};
@@ -149,7 +149,7 @@ pub struct PipelineOptions {
 /// The running pipeline; cheap to share.
 pub struct Pipeline {
     /// The archive.
-    pub archive: Arc<Archive>,
+    pub archive: Arc<dyn ArchiveStore>,
     /// The worklist.
     pub worklist: Arc<SqliteStore>,
     /// The active policy.
@@ -178,7 +178,7 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 impl Pipeline {
     /// Starts the workers, the quiet timer and the recovery of unfinished studies.
     pub fn start(
-        archive: Arc<Archive>,
+        archive: Arc<dyn ArchiveStore>,
         worklist: Arc<SqliteStore>,
         policy: Arc<Policy>,
         scorer: Arc<Scorer>,
@@ -393,7 +393,7 @@ impl Pipeline {
         let started = Instant::now();
         let (archive, scorer, profile) = (self.archive.clone(), self.scorer.clone(), self.options.profile);
         let rec = record.clone();
-        let task = tokio::task::spawn_blocking(move || score(&archive, &scorer, &rec, profile));
+        let task = tokio::task::spawn_blocking(move || score(&*archive, &scorer, &rec, profile));
         let scoring = match tokio::time::timeout(self.options.timeout, task).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => failed(format!("scoring failed: {e}")),
@@ -537,7 +537,7 @@ fn failed(reason: String) -> StoredScoring {
 }
 
 /// Reads, decodes and scores every instance of a study (blocking).
-fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> StoredScoring {
+fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> StoredScoring {
     let started = Instant::now();
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();

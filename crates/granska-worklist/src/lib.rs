@@ -15,8 +15,6 @@ mod sqlite;
 mod store;
 pub mod workflow;
 
-pub use error::{Error, Result};
-/// SQLite's error types, for callers that map them (e.g. "database busy" → retry later).
-pub use rusqlite::{Error as SqliteError, ErrorCode as SqliteErrorCode};
-pub use sqlite::{SCHEMA_VERSION, SqliteStore, StoreOptions};
-pub use store::{Clock, ManualClock, SystemClock, WorklistStore};
+pub use error::{BackendError, Error, Result};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use store::{Clock, ManualClock, StoreOptions, SystemClock, WorklistStore};

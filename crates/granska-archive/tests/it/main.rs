@@ -2,7 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use granska_archive::{Archive, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+use granska_archive::{
+    Archive, ArchiveStore, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid,
+};
 
 fn uid(text: &str) -> Uid {
     Uid::parse(text).unwrap()
