@@ -5,10 +5,14 @@
 //!
 //! - [`model`]: the domain types;
 //! - [`workflow`]: the state machine as pure functions (single, double, consensus, blinding,
-//!   eligibility), shared by every store;
-//! - [`WorklistStore`]: the store interface; [`SqliteStore`] implements it.
+//!   eligibility: [`workflow::may_take`] is the rule, and a store's query is tested against
+//!   it), shared by every store;
+//! - [`WorklistStore`]: the store interface; [`SqliteStore`] implements it;
+//! - `conformance` (feature `conformance`): the cases every store must pass.
 #![warn(missing_docs)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 pub mod model;
 mod sqlite;

@@ -330,7 +330,10 @@ fn reap_in(tx: &Transaction, now: i64) -> Result<u64> {
     Ok(expired.len() as u64)
 }
 
-/// Whether `reader` may take task `t` (kind-specific rule; SQL twin of `workflow::may_take`).
+/// Whether `reader` may take task `t`: [`workflow::may_take`] in SQL, with "involved" being a
+/// screening read of the exam submitted or another screening task of it held. The rule is the
+/// Rust function; this filter is checked against it on random store states by the conformance
+/// case `eligibility_is_may_take`.
 const ELIGIBLE: &str = "(CASE WHEN t.kind = 'consensus' THEN :consensus
     ELSE NOT EXISTS (SELECT 1 FROM reads x WHERE x.study_id = t.study_id AND x.reader = :reader AND x.kind != 'consensus')
      AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.study_id = t.study_id AND o.id != t.id AND o.state = 'claimed'
