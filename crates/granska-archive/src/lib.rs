@@ -21,6 +21,8 @@
 mod attention;
 mod audit;
 mod blobs;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod index;
 mod maintenance;
