@@ -26,7 +26,7 @@ mod study;
 use std::sync::Arc;
 use std::time::Duration;
 
-use granska_archive::Archive;
+use granska_archive::ArchiveStore;
 use granska_dicom::Profile;
 use granska_model::Scorer;
 use granska_triage::Policy;
@@ -69,7 +69,7 @@ pub struct AppOptions {
 
 /// The running application; cheap to share (`Arc<App>`).
 pub struct App {
-    archive: Arc<Archive>,
+    archive: Arc<dyn ArchiveStore>,
     worklist: Arc<dyn WorklistStore>,
     policy: Arc<Policy>,
     policy_toml: String,
@@ -84,7 +84,7 @@ pub struct App {
 /// What [`App::start`] needs.
 pub struct AppParts {
     /// Received instances, studies, scorings, audit.
-    pub archive: Arc<Archive>,
+    pub archive: Arc<dyn ArchiveStore>,
     /// The reading workflow.
     pub worklist: Arc<dyn WorklistStore>,
     /// The active triage policy and its TOML as loaded.

@@ -12,7 +12,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use granska_archive::Archive;
+use granska_archive::{Archive, ArchiveStore};
 use granska_worklist::SqliteStore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

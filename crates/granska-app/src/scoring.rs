@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use granska_archive::{Archive, Completion, StudyRecord, StudyState};
+use granska_archive::{ArchiveStore, Completion, StudyRecord, StudyState};
 use granska_dicom::{DicomFile, Profile};
 use granska_model::exam::ViewInput;
 use granska_model::{ExamResult, ExamStatus, Scorer};
@@ -219,7 +219,7 @@ impl App {
         let started = Instant::now();
         let (archive, scorer, profile) = (self.archive.clone(), self.scorer.clone(), self.options.profile);
         let rec = record.clone();
-        let task = tokio::task::spawn_blocking(move || score(&archive, &scorer, &rec, profile));
+        let task = tokio::task::spawn_blocking(move || score(&*archive, &scorer, &rec, profile));
         let scoring = match tokio::time::timeout(self.options.timeout, task).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => failed(format!("scoring failed: {e}")),
@@ -397,7 +397,7 @@ impl StoredScoring {
 }
 
 /// Reads, decodes and scores every instance of a study (blocking).
-fn score(archive: &Archive, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> StoredScoring {
+fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> StoredScoring {
     let started = Instant::now();
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use crate::error::{Ctx, Error, Result};
 use crate::index::{Archive, Attention};
 
-/// What [`Archive::record_failure`] decided.
+/// What [`crate::ArchiveStore::record_failure`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureOutcome {
     /// Failed attempts so far, this one included.
@@ -43,7 +43,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Attention> {
 impl Archive {
     /// Records one failed scoring/routing attempt of a study with its reason; parks the study
     /// once `max_attempts` failures have been recorded since it was last stored or retried.
-    pub fn record_failure(
+    pub(crate) fn record_failure(
         &self,
         study_uid: &str,
         reason: &str,
@@ -77,7 +77,7 @@ impl Archive {
     }
 
     /// Every parked study, oldest failure first.
-    pub fn needs_attention(&self) -> Result<Vec<Attention>> {
+    pub(crate) fn needs_attention(&self) -> Result<Vec<Attention>> {
         self.connection()
             .prepare_cached(
                 "SELECT study_uid, attempts, reason, since, last_at, parked FROM attention WHERE parked = 1
@@ -88,7 +88,7 @@ impl Archive {
     }
 
     /// How many studies are parked (for the metrics gauge).
-    pub fn needs_attention_count(&self) -> Result<u64> {
+    pub(crate) fn needs_attention_count(&self) -> Result<u64> {
         self.connection()
             .query_row("SELECT COUNT(*) FROM attention WHERE parked = 1", [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
@@ -97,7 +97,7 @@ impl Archive {
 
     /// An admin's retry: forgets the failures of a study and, if it is waiting to be scored,
     /// returns `true` so the caller queues it again. Unknown study → `UnknownStudy`.
-    pub fn retry(&self, study_uid: &str) -> Result<bool> {
+    pub(crate) fn retry(&self, study_uid: &str) -> Result<bool> {
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("retrying a study")?;
         let state: Option<String> = tx

@@ -37,7 +37,7 @@ pub struct AuditFilter {
 
 impl Archive {
     /// Appends audit records in one transaction (one per study an answer touches).
-    pub fn audit(
+    pub(crate) fn audit(
         &self,
         at_ms: i64,
         principal: &str,
@@ -62,7 +62,7 @@ impl Archive {
     }
 
     /// Audit records matching `filter`, oldest first.
-    pub fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+    pub(crate) fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         let conn = self.connection();
         let mut stmt = conn
             .prepare(

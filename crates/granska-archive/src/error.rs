@@ -1,4 +1,6 @@
-//! The archive's one error type.
+//! The archive's one error type. It is backend-neutral: an index failure is [`Error::Busy`]
+//! (contention, retry later) or [`Error::Backend`] with an opaque [`BackendError`], whichever
+//! store produced it.
 
 /// Why an archive operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -14,14 +16,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A statement on the index failed.
-    #[error("archive index error while {operation}: {source}")]
-    Sqlite {
+    /// The index stayed busy (another connection held the lock) for longer than its wait
+    /// limit; nothing changed and the caller may retry later.
+    #[error("archive index busy while {operation}, retry later: {source}")]
+    Busy {
         /// What was being done.
         operation: &'static str,
-        /// SQLite's error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
+    },
+    /// A statement on the index failed (I/O error, disk full, constraint…).
+    #[error("archive index error while {operation}: {source}")]
+    Backend {
+        /// What was being done.
+        operation: &'static str,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
     },
     /// The index was written by a newer Granska.
     #[error("archive index schema version {found} is newer than this granska supports ({supported})")]
@@ -59,6 +71,12 @@ pub enum Error {
         /// The hash of what is on disk.
         found: String,
     },
+    /// A blob name that is not a sha256 (64 lower-case hex digits).
+    #[error("blob name must be a sha256 (64 lower-case hex digits), found {found:?}")]
+    BadSha256 {
+        /// The name given.
+        found: String,
+    },
     /// A stored value this build cannot interpret.
     #[error("archive index holds an unexpected {what}: {found:?}")]
     Corrupt {
@@ -72,13 +90,63 @@ pub enum Error {
 /// Shorthand for this crate's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A storage backend's own error (SQLite's, PostgreSQL's…), kept opaque so that no backend type
+/// is part of this crate's API. Its message is the backend's message.
+#[derive(Debug)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps a backend's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        BackendError(Box::new(error))
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    // The wrapped error's message is this one's, so its cause comes next in a chain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Attaches the operation to a SQLite error.
 pub(crate) trait Ctx<T> {
+    /// `Error::Busy` when SQLite gave up waiting for a lock, else `Error::Backend`.
     fn ctx(self, operation: &'static str) -> Result<T>;
 }
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, operation: &'static str) -> Result<T> {
-        self.map_err(|source| Error::Sqlite { operation, source })
+        self.map_err(|source| backend(operation, source))
+    }
+}
+
+/// SQLite's error as the crate's backend-neutral one.
+pub(crate) fn backend(operation: &'static str, source: rusqlite::Error) -> Error {
+    if granska_sqlite::is_busy(&source) {
+        Error::Busy { operation, source: BackendError::new(source) }
+    } else {
+        Error::Backend { operation, source: BackendError::new(source) }
+    }
+}
+
+/// The shared SQLite plumbing's error as the crate's one; `operation` says which step.
+pub(crate) fn plumbing(operation: &'static str) -> impl FnOnce(granska_sqlite::Error) -> Error {
+    use granska_sqlite::Error as P;
+    move |e| match e {
+        P::Create { path, source } => Error::Io { operation: "creating", path: path.display().to_string(), source },
+        P::SchemaTooNew { found, supported } => Error::SchemaTooNew { found, supported },
+        P::Open { source, .. }
+        | P::SchemaVersion { source }
+        | P::Migration { source, .. }
+        | P::Backup { source, .. } => backend(operation, source),
+        P::NotWal { found, .. } => Error::Corrupt { what: "journal mode after asking for WAL", found },
     }
 }
 

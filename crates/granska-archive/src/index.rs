@@ -1,82 +1,25 @@
 //! The instance and study index, and study assembly.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
+use granska_sqlite::Migration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use granska_types::Uid;
 
-use crate::blobs;
-use crate::error::{Ctx, Error, Result, io};
+use crate::attention::FailureOutcome;
+use crate::audit::{AuditFilter, AuditRecord};
+use crate::blobs::{self, BlobStore, LocalBlobs};
+use crate::error::{Ctx, Error, Result, io, plumbing};
+use crate::maintenance::Removed;
+use crate::store::ArchiveStore;
 
-const SCHEMA: &[&str] = &[
-    "
-CREATE TABLE studies (
-    study_uid      TEXT PRIMARY KEY,
-    state          TEXT NOT NULL CHECK (state IN ('receiving', 'complete', 'routed')),
-    completion     TEXT CHECK (completion IN ('four-views', 'quiet-period', 'complete-study-call', 'late-instance')),
-    generation     INTEGER NOT NULL,            -- bumped by every stored instance
-    first_received INTEGER NOT NULL,
-    last_received  INTEGER NOT NULL
-);
-CREATE INDEX studies_state ON studies(state, last_received);
-CREATE TABLE instances (
-    sop_instance_uid    TEXT PRIMARY KEY,
-    study_uid           TEXT NOT NULL REFERENCES studies(study_uid),
-    series_uid          TEXT NOT NULL,
-    sop_class_uid       TEXT NOT NULL,
-    laterality          TEXT NOT NULL,
-    view                TEXT NOT NULL,
-    transfer_syntax_uid TEXT NOT NULL,
-    size_bytes          INTEGER NOT NULL,
-    sha256              TEXT NOT NULL,
-    patient_id          TEXT,
-    patient_name        TEXT,
-    received            INTEGER NOT NULL
-);
-CREATE INDEX instances_study ON instances(study_uid);
-CREATE TABLE scorings (
-    id          INTEGER PRIMARY KEY,
-    study_uid   TEXT NOT NULL REFERENCES studies(study_uid),
-    generation  INTEGER NOT NULL,
-    result_json TEXT NOT NULL,
-    at          INTEGER NOT NULL
-);
-CREATE INDEX scorings_study ON scorings(study_uid, id);
-CREATE TABLE audit (
-    seq        INTEGER PRIMARY KEY,
-    at         INTEGER NOT NULL,
-    principal  TEXT NOT NULL,
-    role       TEXT NOT NULL,
-    action     TEXT NOT NULL,
-    study_uid  TEXT,
-    outcome    TEXT NOT NULL
-);
-CREATE INDEX audit_study ON audit(study_uid, seq);
-CREATE INDEX audit_principal ON audit(principal, seq);
-",
-    "
--- Studies whose scoring or routing failed after they were acknowledged: retried with backoff,
--- then parked as needs-attention (with the reason) until an admin retries them or a new
--- instance arrives. Nothing acknowledged loops for ever or stays invisible.
-CREATE TABLE attention (
-    study_uid TEXT PRIMARY KEY REFERENCES studies(study_uid),
-    attempts  INTEGER NOT NULL,
-    reason    TEXT NOT NULL,
-    since     INTEGER NOT NULL,
-    last_at   INTEGER NOT NULL,
-    parked    INTEGER NOT NULL CHECK (parked IN (0, 1))
-);
-CREATE INDEX attention_parked ON attention(parked, since);
--- Before UIDs were validated at ingest, a study UID with a backslash or control byte could be
--- stored and then never routed: park those with their reason.
-INSERT INTO attention (study_uid, attempts, reason, since, last_at, parked)
-    SELECT study_uid, 0, 'the study UID is not a valid DICOM UID (stored before ingest validated UIDs)',
-           last_received, last_received, 1
-    FROM studies WHERE study_uid = '' OR length(study_uid) > 64 OR study_uid GLOB '*[^0-9.]*';
-",
+/// The index's migrations, oldest first (run by `granska_sqlite::migrate`, tracked in
+/// `user_version`). Never edit one that has shipped; add a new one.
+const MIGRATIONS: &[Migration] = &[
+    Migration { name: "0001_initial", sql: include_str!("../migrations/0001_initial.sql") },
+    Migration { name: "0002_attention", sql: include_str!("../migrations/0002_attention.sql") },
 ];
 
 /// The four views of a standard screening exam, as (laterality, view) codes.
@@ -179,7 +122,7 @@ pub struct InstanceRecord {
     pub received_ms: i64,
 }
 
-/// What [`Archive::put`] did.
+/// What [`crate::ArchiveStore::put`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Stored; the study's state after it, and whether this instance made it complete (four
@@ -251,22 +194,20 @@ pub struct Attention {
     pub parked: bool,
 }
 
-/// The archive on one data directory.
+/// The archive on one data directory: an SQLite index (`archive.db`, through the shared
+/// `granska_sqlite` plumbing) over a [`BlobStore`], by default [`LocalBlobs`] in `blobs/`.
+/// Its operations are those of [`ArchiveStore`]; the SQLite-file maintenance (check, backup)
+/// is inherent.
 pub struct Archive {
     root: PathBuf,
-    blobs: PathBuf,
+    blobs: Arc<dyn BlobStore>,
     conn: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Archive").field("root", &self.root).finish()
+        f.debug_struct("Archive").field("root", &self.root).finish_non_exhaustive()
     }
-}
-
-fn busy_wait(attempt: i32) -> bool {
-    std::thread::sleep(Duration::from_millis(1));
-    attempt < 30_000
 }
 
 impl Archive {
@@ -276,36 +217,22 @@ impl Archive {
         let blobs = root.join("blobs");
         granska_types::private::create_dir_all(&root).map_err(io("creating", &root))?;
         granska_types::private::create_dir_all(&blobs).map_err(io("creating", &blobs))?;
-        let db = root.join("archive.db");
-        granska_types::private::precreate(&db).map_err(io("creating", &db))?;
-        let mut conn = Connection::open(&db).ctx("opening the archive index")?;
-        conn.busy_handler(Some(busy_wait)).ctx("opening the archive index")?;
-        let _: String =
-            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).ctx("opening the archive index")?;
-        conn.pragma_update(None, "synchronous", "FULL").ctx("opening the archive index")?;
-        conn.pragma_update(None, "foreign_keys", "ON").ctx("opening the archive index")?;
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx("reading the schema version")?;
-        let supported = SCHEMA.len() as i64;
-        if found > supported {
-            return Err(Error::SchemaTooNew { found, supported });
-        }
-        for (i, sql) in SCHEMA.iter().enumerate().skip(found as usize) {
-            let tx =
-                conn.transaction_with_behavior(TransactionBehavior::Exclusive).ctx("migrating the archive index")?;
-            tx.execute_batch(sql).ctx("migrating the archive index")?;
-            tx.pragma_update(None, "user_version", i as i64 + 1).ctx("migrating the archive index")?;
-            tx.commit().ctx("migrating the archive index")?;
-        }
+        Archive::open_with_blobs(root, Arc::new(LocalBlobs::new(blobs)))
+    }
+
+    /// Opens (creating) the index `data_dir/archive.db` over another blob store.
+    pub fn open_with_blobs(data_dir: impl AsRef<Path>, blobs: Arc<dyn BlobStore>) -> Result<Self> {
+        let root = data_dir.as_ref().to_path_buf();
+        granska_types::private::create_dir_all(&root).map_err(io("creating", &root))?;
+        let mut conn = granska_sqlite::open(&root.join("archive.db")).map_err(plumbing("opening the archive index"))?;
+        granska_sqlite::migrate(&mut conn, MIGRATIONS, "archive index")
+            .map_err(plumbing("migrating the archive index"))?;
         Ok(Archive { root, blobs, conn: Mutex::new(conn) })
     }
 
-    /// The data directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub(crate) fn blobs_dir(&self) -> &Path {
-        &self.blobs
+    /// Where the instances' bytes are.
+    pub fn blobs(&self) -> &dyn BlobStore {
+        self.blobs.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -314,7 +241,7 @@ impl Archive {
 
     /// Stores one validated instance: the blob first (durable), then its index row and the
     /// study's assembly state in one transaction. Returns once both are durable.
-    pub fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome> {
+    pub(crate) fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome> {
         let sha256 = blobs::sha256_hex(bytes);
         if let Some(stored) = self.stored_sha(instance.sop_instance_uid.as_str())? {
             return if stored == sha256 {
@@ -323,7 +250,7 @@ impl Archive {
                 Err(Error::Conflict { sop_instance_uid: instance.sop_instance_uid.to_string(), stored_sha256: stored })
             };
         }
-        blobs::write(&self.blobs, &sha256, bytes)?;
+        self.blobs.write(&sha256, bytes)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing an instance")?;
         // Re-check inside the write lock: another connection may have stored it meanwhile.
@@ -437,7 +364,7 @@ impl Archive {
     }
 
     /// Marks a receiving study complete; `Ok(false)` when it already was complete or routed.
-    pub fn complete(&self, study_uid: &str, why: Completion) -> Result<bool> {
+    pub(crate) fn complete(&self, study_uid: &str, why: Completion) -> Result<bool> {
         let conn = self.lock();
         let changed = conn
             .execute(
@@ -458,7 +385,7 @@ impl Archive {
     }
 
     /// Receiving studies whose last instance arrived at or before `cutoff_ms`.
-    pub fn quiet_studies(&self, cutoff_ms: i64) -> Result<Vec<String>> {
+    pub(crate) fn quiet_studies(&self, cutoff_ms: i64) -> Result<Vec<String>> {
         self.lock()
             .prepare_cached("SELECT study_uid FROM studies WHERE state = 'receiving' AND last_received <= ?1")
             .and_then(|mut s| s.query_map([cutoff_ms], |r| r.get(0))?.collect())
@@ -466,7 +393,7 @@ impl Archive {
     }
 
     /// Studies waiting to be scored, oldest first.
-    pub fn pending(&self) -> Result<Vec<String>> {
+    pub(crate) fn pending(&self) -> Result<Vec<String>> {
         self.lock()
             .prepare_cached(
                 "SELECT study_uid FROM studies s WHERE state = 'complete'
@@ -480,7 +407,13 @@ impl Archive {
     /// Records a scoring result for `generation`. The study becomes `routed` only if no
     /// instance arrived since that generation; returns whether it did (otherwise it stays
     /// `complete` and must be scored again).
-    pub fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool> {
+    pub(crate) fn record_scoring(
+        &self,
+        study_uid: &str,
+        generation: i64,
+        result_json: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("recording a scoring")?;
         tx.execute(
@@ -503,7 +436,7 @@ impl Archive {
     }
 
     /// Everything about one study, or `None` when nothing of it was received.
-    pub fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {
+    pub(crate) fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {
         let conn = self.lock();
         let tx = conn.unchecked_transaction().ctx("loading a study")?;
         type Row = (String, Option<String>, i64, i64, i64);
@@ -572,12 +505,12 @@ impl Archive {
     }
 
     /// A stored instance's bytes, checked against its hash.
-    pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
-        blobs::read(&self.blobs, sha256)
+    pub(crate) fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        self.blobs.read(sha256)
     }
 
     /// Number of instances and of blob bytes stored (for metrics and tests).
-    pub fn totals(&self) -> Result<(u64, u64)> {
+    pub(crate) fn totals(&self) -> Result<(u64, u64)> {
         self.lock()
             .query_row("SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM instances", [], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
@@ -596,4 +529,81 @@ fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
     let text: String = row.get(column)?;
     Uid::parse(&text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
+}
+
+// The operations are written as crate-private inherent methods next to their SQL (index,
+// attention, audit, maintenance); the trait exposes them. `Archive::name` resolves to the
+// inherent method, not to the trait's.
+impl ArchiveStore for Archive {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome> {
+        Archive::put(self, bytes, instance, now_ms)
+    }
+
+    fn complete(&self, study_uid: &str, why: Completion) -> Result<bool> {
+        Archive::complete(self, study_uid, why)
+    }
+
+    fn quiet_studies(&self, cutoff_ms: i64) -> Result<Vec<String>> {
+        Archive::quiet_studies(self, cutoff_ms)
+    }
+
+    fn pending(&self) -> Result<Vec<String>> {
+        Archive::pending(self)
+    }
+
+    fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool> {
+        Archive::record_scoring(self, study_uid, generation, result_json, now_ms)
+    }
+
+    fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {
+        Archive::study(self, study_uid)
+    }
+
+    fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        Archive::read_blob(self, sha256)
+    }
+
+    fn totals(&self) -> Result<(u64, u64)> {
+        Archive::totals(self)
+    }
+
+    fn audit(
+        &self,
+        at_ms: i64,
+        principal: &str,
+        role: &str,
+        action: &str,
+        studies: &[Option<&str>],
+        outcome: &str,
+    ) -> Result<()> {
+        Archive::audit(self, at_ms, principal, role, action, studies, outcome)
+    }
+
+    fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        Archive::audit_records(self, filter)
+    }
+
+    fn record_failure(&self, study_uid: &str, reason: &str, max_attempts: u32, now_ms: i64) -> Result<FailureOutcome> {
+        Archive::record_failure(self, study_uid, reason, max_attempts, now_ms)
+    }
+
+    fn needs_attention(&self) -> Result<Vec<Attention>> {
+        Archive::needs_attention(self)
+    }
+
+    fn needs_attention_count(&self) -> Result<u64> {
+        Archive::needs_attention_count(self)
+    }
+
+    fn retry(&self, study_uid: &str) -> Result<bool> {
+        Archive::retry(self, study_uid)
+    }
+
+    fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed> {
+        Archive::remove_instance(self, sop_instance_uid, now_ms)
+    }
 }

@@ -10,24 +10,32 @@
 //!   then parked as `needs-attention` with their reason until an admin or a new instance;
 //! - the audit log of accesses to studies.
 //!
-//! An instance is acknowledged to its sender only after [`Archive::put`] returned, so an
+//! The server sees all of this through [`ArchiveStore`] (and the bytes through [`BlobStore`]);
+//! [`Archive`] is the SQLite + local-disk implementation. Errors are backend-neutral
+//! ([`Error::Busy`], [`Error::Backend`]).
+//!
+//! An instance is acknowledged to its sender only after [`ArchiveStore::put`] returned, so an
 //! acknowledged instance survives a crash or power loss.
 #![warn(missing_docs)]
 
 mod attention;
 mod audit;
 mod blobs;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod index;
 mod maintenance;
+mod store;
 
 pub use attention::FailureOutcome;
 pub use audit::{AuditFilter, AuditRecord};
-pub use blobs::sha256_hex;
-pub use error::{Error, Result};
+pub use blobs::{BlobStore, LocalBlobs, sha256_hex};
+pub use error::{BackendError, Error, Result};
 pub use granska_types::Uid;
 pub use index::{
     Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord,
     StudyRecord, StudyState,
 };
 pub use maintenance::{CheckReport, Removed};
+pub use store::ArchiveStore;

@@ -1,18 +1,19 @@
 //! Keeping an archive healthy: the admin's way out of a corrupted copy
-//! ([`Archive::remove_instance`]), the integrity check ([`Archive::check`]) and the online
+//! ([`crate::ArchiveStore::remove_instance`]), the integrity check ([`Archive::check`]) and the online
 //! backup ([`Archive::backup_into`]).
 
 use std::collections::HashSet;
-use std::fs;
+
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use crate::blobs;
-use crate::error::{Ctx, Error, Result, io};
+use crate::blobs::{BlobStore, LocalBlobs};
+use crate::error::{Ctx, Error, Result, io, plumbing};
 use crate::index::Archive;
+use crate::store::ArchiveStore;
 
-/// What [`Archive::remove_instance`] removed.
+/// What [`crate::ArchiveStore::remove_instance`] removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
     /// The instance's study.
@@ -41,7 +42,7 @@ impl Archive {
     /// stored and the correct copy is refused as ALREADY_EXISTS). The study goes back to
     /// `receiving` with its quiet timer restarted, so the re-sent copy is scored with the rest;
     /// the blob is deleted when no other instance shares its bytes.
-    pub fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed> {
+    pub(crate) fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed> {
         let mut conn = self.connection();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("removing an instance")?;
         let row: Option<(String, String)> = tx
@@ -66,7 +67,9 @@ impl Archive {
             .query_row("SELECT COUNT(*) FROM instances WHERE sha256 = ?1", [&sha256], |r| r.get(0))
             .ctx("removing an instance")?;
         tx.commit().ctx("removing an instance")?;
-        let blob_deleted = shared == 0 && fs::remove_file(blobs::path(self.blobs_dir(), &sha256)).is_ok();
+        // The index no longer names the blob, so failing to delete it leaves only an orphan
+        // (reported by `check`), not an inconsistency.
+        let blob_deleted = shared == 0 && matches!(self.blobs().delete(&sha256), Ok(true));
         Ok(Removed { study_uid, sha256, blob_deleted })
     }
 
@@ -94,7 +97,7 @@ impl Archive {
         let mut named = HashSet::new();
         for (i, (sop, sha, size)) in rows.into_iter().enumerate() {
             progress(i as u64, total);
-            match blobs::read(self.blobs_dir(), &sha) {
+            match self.blobs().read(&sha) {
                 Ok(bytes) if bytes.len() as i64 == size => report.instances_ok += 1,
                 Ok(bytes) => report
                     .problems
@@ -104,7 +107,7 @@ impl Archive {
             named.insert(sha);
         }
         progress(total, total);
-        for (sha, _) in blobs::list(self.blobs_dir())? {
+        for sha in self.blobs().list()? {
             if !named.contains(&sha) {
                 report.orphan_blobs.push(sha);
             }
@@ -119,24 +122,17 @@ impl Archive {
     pub fn backup_into(&self, out: &Path) -> Result<u64> {
         let db = out.join("archive.db");
         granska_types::private::create_dir_all(out).map_err(io("creating", out))?;
-        granska_types::private::precreate(&db).map_err(io("creating", &db))?;
-        {
-            let src = Connection::open_with_flags(self.root().join("archive.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .ctx("opening the index for backup")?;
-            let mut dst = Connection::open(&db).ctx("creating the backup index")?;
-            let backup = rusqlite::backup::Backup::new(&src, &mut dst).ctx("backing up the index")?;
-            backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the index")?;
-        }
+        granska_sqlite::backup(&self.root().join("archive.db"), &db).map_err(plumbing("backing up the index"))?;
         let copy =
             Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).ctx("reading the backup index")?;
         let shas: Vec<String> = copy
             .prepare("SELECT DISTINCT sha256 FROM instances ORDER BY sha256")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .ctx("reading the backup index")?;
-        let out_blobs = out.join("blobs");
+        let out_blobs = LocalBlobs::new(out.join("blobs"));
         for sha in &shas {
-            let bytes = blobs::read(self.blobs_dir(), sha)?;
-            blobs::write(&out_blobs, sha, &bytes)?;
+            let bytes = self.blobs().read(sha)?;
+            out_blobs.write(sha, &bytes)?;
         }
         Ok(shas.len() as u64)
     }

@@ -73,10 +73,10 @@ fn worklist_code(e: &W) -> Code {
         W::NotHolder { .. } | W::LeaseExpired { .. } => Code::FailedPrecondition,
         W::RequestIdReused { .. } => Code::AlreadyExists,
         W::InvalidInput { .. } => Code::InvalidArgument,
-        W::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
+        W::Busy { .. } => Code::Unavailable,
         W::Open { .. }
         | W::Create { .. }
-        | W::Sqlite { .. }
+        | W::Backend { .. }
         | W::SchemaTooNew { .. }
         | W::Migration { .. }
         | W::Corrupt { .. } => Code::Internal,
@@ -87,8 +87,9 @@ fn archive_code(e: &A) -> Code {
     match e {
         A::UnknownStudy { .. } | A::UnknownInstance { .. } => Code::NotFound,
         A::Conflict { .. } => Code::AlreadyExists,
-        A::Sqlite { source, .. } if is_busy(source) => Code::Unavailable,
-        A::Io { .. } | A::Sqlite { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {
+        A::Busy { .. } => Code::Unavailable,
+        A::BadSha256 { .. } => Code::InvalidArgument,
+        A::Io { .. } | A::Backend { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {
             Code::Internal
         }
     }
@@ -115,17 +116,4 @@ pub fn code_name(code: Code) -> &'static str {
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
     }
-}
-
-fn is_busy(e: &rusqlite_error::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite_error::ErrorCode::DatabaseBusy | rusqlite_error::ErrorCode::DatabaseLocked)
-    )
-}
-
-/// rusqlite's error type, reached through the store crates (the server writes no SQL).
-mod rusqlite_error {
-    pub use granska_worklist::SqliteError as Error;
-    pub use granska_worklist::SqliteErrorCode as ErrorCode;
 }

@@ -1,18 +1,21 @@
 //! The worklist's one error type: every refusal names the task, study or request concerned.
+//!
+//! It is backend-neutral: a storage failure is [`Error::Busy`] (contention, retry later) or
+//! [`Error::Backend`] with an opaque [`BackendError`], whichever store produced it.
 
 use crate::model::{TaskId, TaskState};
 
 /// Why a worklist operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The database file could not be opened or configured.
+    /// The database could not be opened or configured.
     #[error("cannot open worklist database {path}: {source}")]
     Open {
-        /// The file.
+        /// The file or connection target.
         path: String,
-        /// SQLite's error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     /// The database file could not be created with owner-only permissions.
     #[error("cannot create worklist database {path}: {source}")]
@@ -23,14 +26,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A statement failed (I/O error, disk full, database locked for too long…).
-    #[error("worklist database error while {operation}: {source}")]
-    Sqlite {
+    /// The backend stayed busy (another connection held the lock) for longer than its wait
+    /// limit; nothing changed and the caller may retry later.
+    #[error("worklist database busy while {operation}, retry later: {source}")]
+    Busy {
         /// What was being done, e.g. `claiming a task`.
         operation: &'static str,
-        /// SQLite's error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
+    },
+    /// A statement failed (I/O error, disk full, constraint…).
+    #[error("worklist database error while {operation}: {source}")]
+    Backend {
+        /// What was being done, e.g. `claiming a task`.
+        operation: &'static str,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
     },
     /// The database was written by a newer Granska.
     #[error("worklist database schema version {found} is newer than this granska supports ({supported})")]
@@ -45,9 +58,9 @@ pub enum Error {
     Migration {
         /// The migration's version.
         version: i64,
-        /// SQLite's error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     /// No exam with this StudyInstanceUID has been routed.
     #[error("unknown study {study_uid}")]
@@ -110,6 +123,31 @@ pub enum Error {
         /// The stored value.
         found: String,
     },
+}
+
+/// A storage backend's own error (SQLite's, PostgreSQL's…), kept opaque so that no backend type
+/// is part of this crate's API. Its message is the backend's message.
+#[derive(Debug)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps a backend's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        BackendError(Box::new(error))
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    // The wrapped error's message is this one's, so its cause comes next in a chain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 fn holder_text(holder: &Option<String>) -> String {

@@ -5,18 +5,20 @@
 //!
 //! - [`model`]: the domain types;
 //! - [`workflow`]: the state machine as pure functions (single, double, consensus, blinding,
-//!   eligibility), shared by every store;
-//! - [`WorklistStore`]: the store interface; [`SqliteStore`] implements it.
+//!   eligibility: [`workflow::may_take`] is the rule, and a store's query is tested against
+//!   it), shared by every store;
+//! - [`WorklistStore`]: the store interface; [`SqliteStore`] implements it;
+//! - `conformance` (feature `conformance`): the cases every store must pass.
 #![warn(missing_docs)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 pub mod model;
 mod sqlite;
 mod store;
 pub mod workflow;
 
-pub use error::{Error, Result};
-/// SQLite's error types, for callers that map them (e.g. "database busy" → retry later).
-pub use rusqlite::{Error as SqliteError, ErrorCode as SqliteErrorCode};
-pub use sqlite::{SCHEMA_VERSION, SqliteStore, StoreOptions};
-pub use store::{Clock, ManualClock, SystemClock, WorklistStore};
+pub use error::{BackendError, Error, Result};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use store::{Clock, ManualClock, StoreOptions, SystemClock, WorklistStore};

@@ -1,11 +1,12 @@
 //! The store interface the rest of Granska uses, and the clock it reads time from.
 //!
 //! Every method is one transaction: it happens completely or not at all. The SQLite store is
-//! the only implementation today; a PostgreSQL one can implement the same trait later.
+//! the only implementation today; a PostgreSQL one can implement the same trait later and must
+//! pass the same conformance suite (`conformance`, behind the feature of that name).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Result;
 use crate::model::{
@@ -54,6 +55,36 @@ pub trait WorklistStore: Send + Sync {
 
     /// Checks the store's invariants; each violation is one sentence. Empty when consistent.
     fn check_consistency(&self) -> Result<Vec<String>>;
+}
+
+/// How a store behaves; the defaults suit a screening unit.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// How long a claim lasts without being renewed or submitted.
+    pub lease: Duration,
+    /// The triage policy's waiting-time limit (exams waiting longer go first).
+    pub max_wait: Duration,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            lease: Duration::from_secs(15 * 60),
+            max_wait: Duration::from_secs(72 * 3600),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("lease", &self.lease)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the store reads the time from (Unix milliseconds).

@@ -47,7 +47,8 @@ pub fn after_read(mode: ReadingMode, screening: &[ReadDecision], consensus: Opti
 }
 
 /// Whether `reader` may take a task of `kind` on an exam where they already hold or have
-/// submitted a screening read (`involved`).
+/// submitted a screening read (`involved`). This is the eligibility rule; a store that filters
+/// in its query language must agree with it (conformance case `eligibility_is_may_take`).
 pub fn may_take(kind: TaskKind, reader: &Reader, involved: bool) -> bool {
     match kind {
         TaskKind::First | TaskKind::Second => !involved,

@@ -1,8 +1,11 @@
-//! Integration tests of granska-archive on a real data directory.
+//! Integration tests of granska-archive on a real data directory: the conformance suite every
+//! archive must pass, and what is specific to the SQLite index and local blob files.
+
+mod conformance;
 
 use std::os::unix::fs::PermissionsExt;
 
-use granska_archive::{Archive, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+use granska_archive::{Archive, ArchiveStore, Completion, NewInstance, PutOutcome, Uid};
 
 fn uid(text: &str) -> Uid {
     Uid::parse(text).unwrap()
@@ -27,61 +30,6 @@ fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
 }
 
 #[test]
-fn four_views_complete_a_study_and_late_instances_reopen_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(dir.path()).unwrap();
-    let views = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
-    for (i, (lat, view)) in views.iter().enumerate() {
-        let out = archive
-            .put(format!("bytes {i}").as_bytes(), &instance(&format!("1.2.3.1.{i}"), lat, view), 1000 + i as i64)
-            .unwrap();
-        let PutOutcome::Stored { state, became_complete, .. } = out else { panic!("stored") };
-        assert_eq!(became_complete, i == 3);
-        assert_eq!(state, if i == 3 { StudyState::Complete } else { StudyState::Receiving });
-    }
-    assert_eq!(archive.pending().unwrap(), vec!["1.2.3".to_owned()]);
-    // Resending is a duplicate; the same UID with other bytes is a conflict; neither changes anything.
-    assert!(matches!(
-        archive.put(b"bytes 0", &instance("1.2.3.1.0", "L", "CC"), 2000).unwrap(),
-        PutOutcome::Duplicate { .. }
-    ));
-    assert!(matches!(archive.put(b"other", &instance("1.2.3.1.0", "L", "CC"), 2000), Err(Error::Conflict { .. })));
-    let study = archive.study("1.2.3").unwrap().unwrap();
-    assert_eq!((study.generation, study.instances.len()), (4, 4));
-    // A scoring of generation 4 routes it; a late instance sends it back to be re-scored.
-    assert!(archive.record_scoring("1.2.3", 4, "{}", 3000).unwrap());
-    assert!(archive.pending().unwrap().is_empty());
-    let out = archive.put(b"late", &instance("1.2.3.1.9", "L", "XCCL"), 4000).unwrap();
-    assert!(matches!(out, PutOutcome::Stored { state: StudyState::Complete, became_complete: true, .. }));
-    let study = archive.study("1.2.3").unwrap().unwrap();
-    assert_eq!(study.completion.as_deref(), Some("late-instance"));
-    // A scoring of an older generation does not route it.
-    assert!(!archive.record_scoring("1.2.3", 4, "{}", 5000).unwrap());
-    assert!(archive.record_scoring("1.2.3", 5, "{}", 5000).unwrap());
-    assert_eq!(archive.study("1.2.3").unwrap().unwrap().scorings.len(), 3);
-    // Blobs read back and are checked.
-    let sha = &study.instances[0].sha256;
-    assert_eq!(archive.read_blob(sha).unwrap(), b"bytes 0");
-    assert_eq!(archive.totals().unwrap().0, 5);
-}
-
-#[test]
-fn quiet_and_explicit_completion() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(dir.path()).unwrap();
-    archive.put(b"a", &instance("1.2.3.1.1", "L", "CC"), 1000).unwrap();
-    assert!(archive.quiet_studies(999).unwrap().is_empty());
-    assert_eq!(archive.quiet_studies(1000).unwrap(), vec!["1.2.3".to_owned()]);
-    assert!(archive.complete("1.2.3", Completion::QuietPeriod).unwrap());
-    assert!(!archive.complete("1.2.3", Completion::CompleteStudyCall).unwrap(), "already complete");
-    assert!(matches!(archive.complete("9.9", Completion::CompleteStudyCall), Err(Error::UnknownStudy { .. })));
-    // Reopening keeps everything.
-    drop(archive);
-    let archive = Archive::open(dir.path()).unwrap();
-    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion.as_deref(), Some("quiet-period"));
-}
-
-#[test]
 fn a_corrupted_blob_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let archive = Archive::open(dir.path()).unwrap();
@@ -92,92 +40,6 @@ fn a_corrupted_blob_is_detected() {
     std::fs::write(&path, b"abd").unwrap();
     let err = archive.read_blob(&sha256).unwrap_err();
     assert!(err.to_string().starts_with(&format!("blob {sha256} is corrupt")), "{err}");
-}
-
-#[test]
-fn the_audit_log_filters_by_study_and_principal() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(dir.path()).unwrap();
-    archive.audit(1, "pacs-1", "pacs", "Ingest.Upload", &[Some("1.2.3")], "ok").unwrap();
-    archive.audit(2, "alice", "radiologist", "Worklist.List", &[Some("1.2.3"), Some("1.2.4")], "ok").unwrap();
-    archive.audit(3, "alice", "radiologist", "Worklist.ClaimNext", &[None], "ok").unwrap();
-    let f = |study: Option<&str>, principal: Option<&str>| {
-        archive
-            .audit_records(&AuditFilter { study_uid: study.map(Into::into), principal: principal.map(Into::into) })
-            .unwrap()
-            .iter()
-            .map(|r| format!("{} {} {}", r.principal, r.action, r.study_uid.as_deref().unwrap_or("-")))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(f(Some("1.2.3"), None), ["pacs-1 Ingest.Upload 1.2.3", "alice Worklist.List 1.2.3"]);
-    assert_eq!(f(None, Some("alice")).len(), 3);
-    assert_eq!(f(Some("1.2.4"), Some("pacs-1")).len(), 0);
-}
-
-fn four_views(archive: &Archive, study: &str) {
-    for (i, (lat, view)) in [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")].iter().enumerate() {
-        archive
-            .put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100)
-            .unwrap();
-    }
-}
-
-#[test]
-fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(dir.path()).unwrap();
-    four_views(&archive, "1.2.3");
-    four_views(&archive, "1.2.4");
-    let r1 = archive.record_failure("1.2.3", "cannot route the exam: injected", 3, 1000).unwrap();
-    let r2 = archive.record_failure("1.2.3", "cannot route the exam: again", 3, 2000).unwrap();
-    assert_eq!((r1.attempts, r1.parked, r2.attempts, r2.parked), (1, false, 2, false));
-    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"], "still retried while under the limit");
-    let r3 = archive.record_failure("1.2.3", "cannot route the exam: third", 3, 3000).unwrap();
-    assert!(r3.parked);
-    assert_eq!(archive.pending().unwrap(), ["1.2.4"], "a parked study is not queued again on start");
-    let study = archive.study("1.2.3").unwrap().unwrap();
-    assert_eq!(study.state, StudyState::NeedsAttention);
-    let a = study.attention.unwrap();
-    assert_eq!((a.attempts, a.reason.as_str(), a.since_ms, a.last_ms), (3, "cannot route the exam: third", 1000, 3000));
-    let listed = archive.needs_attention().unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].study_uid, "1.2.3");
-    assert_eq!(archive.needs_attention_count().unwrap(), 1);
-    // The admin's retry forgets the failures and queues it.
-    assert!(archive.retry("1.2.3").unwrap());
-    assert_eq!(archive.study("1.2.3").unwrap().unwrap().state, StudyState::Complete);
-    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"]);
-    assert!(matches!(archive.retry("9.9"), Err(Error::UnknownStudy { .. })));
-    // Parked again, then a new instance un-parks and re-queues it.
-    for t in 0..3 {
-        archive.record_failure("1.2.3", "x", 3, 4000 + t).unwrap();
-    }
-    let out = archive.put(b"late", &in_study("1.2.3", "1.2.3.1.9", "L", "XCCL"), 5000).unwrap();
-    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "{out:?}");
-    assert!(archive.study("1.2.3").unwrap().unwrap().attention.is_none());
-    // Routing clears what is left of failures under the limit.
-    archive.record_failure("1.2.4", "transient", 3, 6000).unwrap();
-    assert!(archive.record_scoring("1.2.4", 4, "{}", 7000).unwrap());
-    assert!(archive.study("1.2.4").unwrap().unwrap().attention.is_none());
-}
-
-#[test]
-fn removing_an_instance_lets_the_correct_copy_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = Archive::open(dir.path()).unwrap();
-    four_views(&archive, "1.2.3");
-    assert!(archive.record_scoring("1.2.3", 4, "{}", 200).unwrap());
-    // A copy corrupted in transit was stored; the correct copy is refused.
-    let err = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 300).unwrap_err();
-    assert!(matches!(err, Error::Conflict { .. }));
-    let removed = archive.remove_instance("1.2.3.1.0", 400).unwrap();
-    assert_eq!(removed.study_uid, "1.2.3");
-    assert!(removed.blob_deleted);
-    let study = archive.study("1.2.3").unwrap().unwrap();
-    assert_eq!((study.state, study.instances.len(), study.last_received_ms), (StudyState::Receiving, 3, 400));
-    let out = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 500).unwrap();
-    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "four views again: {out:?}");
-    assert!(matches!(archive.remove_instance("9.9", 600), Err(Error::UnknownInstance { .. })));
 }
 
 #[test]
@@ -254,4 +116,23 @@ fn studies_stored_with_an_invalid_uid_before_validation_are_parked_by_the_migrat
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].study_uid, "1.2.3\\4");
     assert!(listed[0].reason.contains("not a valid DICOM UID"), "{}", listed[0].reason);
+}
+
+#[test]
+fn reopening_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path()).unwrap();
+    archive.put(b"a", &instance("1.2.3.1.1", "L", "CC"), 1000).unwrap();
+    assert!(archive.complete("1.2.3", Completion::QuietPeriod).unwrap());
+    drop(archive);
+    let archive = Archive::open(dir.path()).unwrap();
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion.as_deref(), Some("quiet-period"));
+}
+
+fn four_views(archive: &Archive, study: &str) {
+    for (i, (lat, view)) in [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")].iter().enumerate() {
+        archive
+            .put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100)
+            .unwrap();
+    }
 }

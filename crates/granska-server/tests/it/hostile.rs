@@ -318,7 +318,8 @@ async fn an_admin_removes_a_corrupted_copy_so_the_correct_one_is_stored() {
         assert!(started.elapsed() < Duration::from_secs(60), "not re-scored");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let archive = granska_archive::Archive::open(server.data.path()).unwrap();
+    let archive: Box<dyn granska_archive::ArchiveStore> =
+        Box::new(granska_archive::Archive::open(server.data.path()).unwrap());
     let audit = archive
         .audit_records(&granska_archive::AuditFilter { study_uid: Some(e.study_uid.clone()), principal: None })
         .unwrap();

@@ -10,8 +10,7 @@ mod queries;
 mod rows;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use granska_triage::ReadingMode;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -23,39 +22,9 @@ use crate::model::{
     ClaimedTask, Counts, NextStep, PageRequest, Read, ReadDecision, Reader, RouteInput, RouteOutcome, StudyHistory,
     Submission, SubmitOutcome, Task, TaskId, TaskKind, TaskState, WorklistPage,
 };
-use crate::store::{Clock, SystemClock, WorklistStore};
+use crate::store::{StoreOptions, WorklistStore};
 use crate::workflow::{self, Step};
 use rows::{Ctx, TaskRow};
-
-/// How a store behaves; the defaults suit a screening unit.
-#[derive(Clone)]
-pub struct StoreOptions {
-    /// How long a claim lasts without being renewed or submitted.
-    pub lease: Duration,
-    /// The triage policy's waiting-time limit (exams waiting longer go first).
-    pub max_wait: Duration,
-    /// Where time comes from.
-    pub clock: Arc<dyn Clock>,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            lease: Duration::from_secs(15 * 60),
-            max_wait: Duration::from_secs(72 * 3600),
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
-
-impl std::fmt::Debug for StoreOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreOptions")
-            .field("lease", &self.lease)
-            .field("max_wait", &self.max_wait)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The durable worklist on one SQLite file.
 pub struct SqliteStore {
@@ -70,14 +39,6 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// How long a write waits for another connection's lock before failing with "database is
-/// locked": 30 s, in 1 ms steps. SQLite's default handler backs off to 100 ms sleeps, which
-/// lets a busy connection starve the others; short steps keep several processes fair.
-fn busy_wait(attempt: i32) -> bool {
-    std::thread::sleep(Duration::from_millis(1));
-    attempt < 30_000
-}
-
 /// Longest accepted reader id, request id and note (bytes).
 const MAX_ID: usize = 256;
 const MAX_NOTE: usize = 8192;
@@ -87,19 +48,8 @@ impl SqliteStore {
     /// lease has expired to the queue.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let open_err = |source| Error::Open { path: path.display().to_string(), source };
-        // Owner-only whatever the umask; SQLite gives the WAL and shm files the same mode.
-        granska_types::private::precreate(&path)
-            .map_err(|source| Error::Create { path: path.display().to_string(), source })?;
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Corrupt { what: "journal mode after asking for WAL", found: mode });
-        }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        migrations::apply(&mut conn)?;
+        let mut conn = granska_sqlite::open(&path).map_err(rows::plumbing)?;
+        granska_sqlite::migrate(&mut conn, migrations::MIGRATIONS, "worklist").map_err(rows::plumbing)?;
         let store = SqliteStore { conn: Mutex::new(conn), path, options };
         let reaped = store.reap_expired()?;
         if reaped > 0 {
@@ -111,20 +61,14 @@ impl SqliteStore {
     /// Copies the database file `src` into `out` (created 0600) by SQLite's online backup: a
     /// consistent snapshot, taken read-only while a server may be writing it.
     pub fn backup_file(src: &Path, out: &Path) -> Result<()> {
-        granska_types::private::precreate(out)
-            .map_err(|source| Error::Create { path: out.display().to_string(), source })?;
-        let src_conn = open_read_only(src)?;
-        let mut dst =
-            Connection::open(out).map_err(|source| Error::Open { path: out.display().to_string(), source })?;
-        let backup = rusqlite::backup::Backup::new(&src_conn, &mut dst).ctx("backing up the worklist")?;
-        backup.run_to_completion(1024, std::time::Duration::from_millis(0), None).ctx("backing up the worklist")
+        granska_sqlite::backup(src, out).map_err(rows::plumbing)
     }
 
     /// Checks the database file `path` read-only with [`WorklistStore::check_consistency`]'s
     /// rules (SQLite's integrity check, foreign keys, and the workflow exam by exam). Returns
     /// the problems found, each prefixed with the file.
     pub fn check_file(path: &Path) -> Result<Vec<String>> {
-        let conn = open_read_only(path)?;
+        let conn = granska_sqlite::open_read_only(path).map_err(rows::plumbing)?;
         Ok(queries::check_consistency(&conn)?.into_iter().map(|p| format!("worklist.db: {p}")).collect())
     }
 
@@ -171,13 +115,6 @@ impl SqliteStore {
     fn max_wait_ms(&self) -> i64 {
         self.options.max_wait.as_millis() as i64
     }
-}
-
-fn open_read_only(path: &Path) -> Result<Connection> {
-    let open_err = |source| Error::Open { path: path.display().to_string(), source };
-    let mut conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open_err)?;
-    conn.busy_handler(Some(busy_wait)).map_err(open_err)?;
-    Ok(conn)
 }
 
 fn invalid(field: &'static str, expected: &'static str, found: impl Into<String>) -> Error {
@@ -393,7 +330,10 @@ fn reap_in(tx: &Transaction, now: i64) -> Result<u64> {
     Ok(expired.len() as u64)
 }
 
-/// Whether `reader` may take task `t` (kind-specific rule; SQL twin of `workflow::may_take`).
+/// Whether `reader` may take task `t`: [`workflow::may_take`] in SQL, with "involved" being a
+/// screening read of the exam submitted or another screening task of it held. The rule is the
+/// Rust function; this filter is checked against it on random store states by the conformance
+/// case `eligibility_is_may_take`.
 const ELIGIBLE: &str = "(CASE WHEN t.kind = 'consensus' THEN :consensus
     ELSE NOT EXISTS (SELECT 1 FROM reads x WHERE x.study_id = t.study_id AND x.reader = :reader AND x.kind != 'consensus')
      AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.study_id = t.study_id AND o.id != t.id AND o.state = 'claimed'

@@ -3,18 +3,41 @@
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction};
 
-use crate::error::{Error, Result};
+use crate::error::{BackendError, Error, Result};
 use crate::model::{NextStep, OutcomeVia, Read, ReadDecision, Task, TaskId, TaskKind, TaskState};
 
 /// Attaches the operation to a SQLite error.
 pub trait Ctx<T> {
-    /// `Error::Sqlite { operation, source }`.
+    /// `Error::Busy` when SQLite gave up waiting for a lock, else `Error::Backend`.
     fn ctx(self, operation: &'static str) -> Result<T>;
 }
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, operation: &'static str) -> Result<T> {
-        self.map_err(|source| Error::Sqlite { operation, source })
+        self.map_err(|source| backend(operation, source))
+    }
+}
+
+/// SQLite's error as the crate's backend-neutral one.
+pub fn backend(operation: &'static str, source: rusqlite::Error) -> Error {
+    if granska_sqlite::is_busy(&source) {
+        Error::Busy { operation, source: BackendError::new(source) }
+    } else {
+        Error::Backend { operation, source: BackendError::new(source) }
+    }
+}
+
+/// The shared plumbing's error as the crate's one, keeping today's messages.
+pub fn plumbing(e: granska_sqlite::Error) -> Error {
+    use granska_sqlite::Error as P;
+    match e {
+        P::Create { path, source } => Error::Create { path: path.display().to_string(), source },
+        P::Open { path, source } => Error::Open { path: path.display().to_string(), source: BackendError::new(source) },
+        P::NotWal { found, .. } => Error::Corrupt { what: "journal mode after asking for WAL", found },
+        P::SchemaVersion { source } => backend("reading the schema version", source),
+        P::SchemaTooNew { found, supported } => Error::SchemaTooNew { found, supported },
+        P::Migration { version, source } => Error::Migration { version, source: BackendError::new(source) },
+        P::Backup { source, .. } => backend("backing up the worklist", source),
     }
 }
 

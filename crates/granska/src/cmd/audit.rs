@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use granska_archive::{Archive, AuditFilter};
+use granska_archive::{Archive, ArchiveStore, AuditFilter};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]

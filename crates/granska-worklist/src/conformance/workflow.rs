@@ -1,17 +1,18 @@
-//! Snapshot tests of the reading workflow: each scenario logs every call and its result, then
+//! Snapshot cases of the reading workflow: each scenario logs every call and its result, then
 //! the exam's audit trail, and fails if the store is inconsistent afterwards.
 
+use crate::model::ReadDecision::{NoRecall, Recall};
+use crate::{StoreOptions, WorklistStore};
 use expect_test::expect;
 use granska_triage::Assessment;
-use granska_worklist::model::ReadDecision::{NoRecall, Recall};
 
-use crate::support::{Scenario, scored};
+use super::support::{Scenario, scored};
 
 const UID: &str = "1.2.826.0.1.3680043.8.498.1";
 
-#[test]
-fn single_reading() {
-    let mut s = Scenario::new("masai");
+/// Single reading: one first read gives the final outcome.
+pub fn single_reading<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(3, false));
     s.advance(60);
     let t = s.claim("alice").unwrap();
@@ -35,9 +36,9 @@ fn single_reading() {
     .assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn double_reading_concordant() {
-    let mut s = Scenario::new("masai");
+/// Double reading: two agreeing reads give the final outcome (concordant).
+pub fn double_reading_concordant<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(10, false));
     let a = s.claim("alice").unwrap();
     let b = s.claim("bob").unwrap();
@@ -65,9 +66,9 @@ fn double_reading_concordant() {
     .assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn double_reading_discordant_goes_to_consensus() {
-    let mut s = Scenario::new("masai");
+/// Double reading: disagreeing reads open a consensus task that sees both reads.
+pub fn double_reading_discordant_goes_to_consensus<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(10, true));
     let a = s.claim("alice").unwrap();
     let b = s.claim("bob").unwrap();
@@ -99,9 +100,9 @@ fn double_reading_discordant_goes_to_consensus() {
     "#]].assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn an_expired_lease_returns_the_task_to_the_queue() {
-    let mut s = Scenario::new("masai");
+/// An expired lease returns the task to the queue and refuses the late submit.
+pub fn an_expired_lease_returns_the_task_to_the_queue<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(2, false));
     let t = s.claim("alice").unwrap();
     s.advance(299);
@@ -133,9 +134,9 @@ fn an_expired_lease_returns_the_task_to_the_queue() {
     .assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn release_returns_the_task_at_once() {
-    let mut s = Scenario::new("masai");
+/// Release returns a task at once; only its holder may release it.
+pub fn release_returns_the_task_at_once<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(5, false));
     let t = s.claim("alice").unwrap();
     s.worklist("bob");
@@ -168,9 +169,9 @@ fn release_returns_the_task_at_once() {
     .assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn a_duplicate_submit_changes_nothing() {
-    let mut s = Scenario::new("masai");
+/// A repeated submit with the same request id changes nothing; a different one is refused.
+pub fn a_duplicate_submit_changes_nothing<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(4, false));
     let t = s.claim("alice").unwrap();
     s.submit("alice", t, Recall, "req-7");
@@ -195,9 +196,9 @@ fn a_duplicate_submit_changes_nothing() {
     "#]].assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn one_reader_never_takes_both_reads() {
-    let mut s = Scenario::new("masai");
+/// One reader never takes both screening reads of an exam.
+pub fn one_reader_never_takes_both_reads<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, scored(10, false));
     let first = s.claim("alice").unwrap();
     // The second read is queued, but alice holds the first: she gets her own task back, and
@@ -234,9 +235,9 @@ fn one_reader_never_takes_both_reads() {
     .assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn rescoring_supersedes_until_reading_starts() {
-    let mut s = Scenario::new("masai");
+/// Re-routing supersedes the earlier routing until reading starts, then is only recorded.
+pub fn rescoring_supersedes_until_reading_starts<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
+    let mut s = Scenario::new(make, "masai");
     s.route(UID, Assessment::Incomplete { reason: "R-MLO missing".into() });
     s.advance(30);
     s.route(UID, scored(2, false));
@@ -265,11 +266,11 @@ fn rescoring_supersedes_until_reading_starts() {
     "#]].assert_eq(&s.finish(UID));
 }
 
-#[test]
-fn an_unscorable_exam_is_double_read_under_every_policy() {
+/// An unscorable exam is double read under every built-in policy.
+pub fn an_unscorable_exam_is_double_read_under_every_policy<S: WorklistStore>(make: &dyn Fn(StoreOptions) -> S) {
     let mut out = String::new();
     for policy in ["masai", "threshold", "normal-triage", "double-all"] {
-        let mut s = Scenario::new(policy);
+        let mut s = Scenario::new(make, policy);
         s.route(UID, Assessment::Unscorable { reason: "pixel data of L-CC cannot be decoded".into() });
         s.worklist("alice");
         let a = s.claim("alice").unwrap();

@@ -1,0 +1,224 @@
+//! The archive conformance suite: behavioural cases generic over [`ArchiveStore`], which every
+//! backend must pass. The SQLite archive runs it in this crate's tests; another backend runs
+//! the same cases from its own tests, with this crate's `conformance` feature enabled:
+//!
+//! ```ignore
+//! granska_archive::archive_store_conformance!(make_postgres_archives());
+//! ```
+//!
+//! where `make_postgres_archives()` returns an `impl Fn() -> A` giving a fresh, empty archive
+//! per call (evaluated once per case, so it may own temporary storage for the case). The macro
+//! expands to one `#[test]` per case and a test that the expansion and [`cases`] agree.
+//!
+//! Behind a feature rather than `#[doc(hidden)]`, so production builds do not compile it.
+
+use crate::{ArchiveStore, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+
+fn uid(text: &str) -> Uid {
+    Uid::parse(text).unwrap()
+}
+
+fn instance(sop: &str, lat: &str, view: &str) -> NewInstance {
+    in_study("1.2.3", sop, lat, view)
+}
+
+fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
+    NewInstance {
+        sop_instance_uid: uid(sop),
+        study_uid: uid(study),
+        series_uid: uid(&format!("{study}.1")),
+        sop_class_uid: "1.2.840.10008.5.1.4.1.1.1.2".into(),
+        laterality: lat.into(),
+        view: view.into(),
+        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
+        patient_id: Some("PHANTOM-1".into()),
+        patient_name: None,
+    }
+}
+
+fn four_views(archive: &impl ArchiveStore, study: &str) {
+    for (i, (lat, view)) in [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")].iter().enumerate() {
+        archive
+            .put(format!("{study} {i}").as_bytes(), &in_study(study, &format!("{study}.1.{i}"), lat, view), 100)
+            .unwrap();
+    }
+}
+
+/// One case: it calls `make` for each archive it needs (fresh and empty).
+pub type Case<A> = fn(&dyn Fn() -> A);
+
+/// Every case with its name.
+pub fn cases<A: ArchiveStore>() -> Vec<(&'static str, Case<A>)> {
+    vec![
+        (
+            "four_views_complete_a_study_and_late_instances_reopen_it",
+            four_views_complete_a_study_and_late_instances_reopen_it::<A>,
+        ),
+        ("quiet_and_explicit_completion", quiet_and_explicit_completion::<A>),
+        ("the_audit_log_filters_by_study_and_principal", the_audit_log_filters_by_study_and_principal::<A>),
+        (
+            "repeated_failures_park_a_study_until_a_retry_or_a_new_instance",
+            repeated_failures_park_a_study_until_a_retry_or_a_new_instance::<A>,
+        ),
+        ("removing_an_instance_lets_the_correct_copy_in", removing_an_instance_lets_the_correct_copy_in::<A>),
+    ]
+}
+
+/// Expands to one `#[test]` per archive conformance case, each calling the case with the
+/// factory `$make` (an expression of type `impl Fn() -> A`, evaluated once per case), and a
+/// test that every case of [`cases`] is expanded.
+#[macro_export]
+macro_rules! archive_store_conformance {
+    ($make:expr) => {
+        $crate::archive_store_conformance!(@cases $make;
+            four_views_complete_a_study_and_late_instances_reopen_it,
+            quiet_and_explicit_completion,
+            the_audit_log_filters_by_study_and_principal,
+            repeated_failures_park_a_study_until_a_retry_or_a_new_instance,
+            removing_an_instance_lets_the_correct_copy_in,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let make = $make;
+                $crate::conformance::$case(&make);
+            }
+        )*
+
+        #[test]
+        fn every_conformance_case_is_expanded() {
+            fn names<A: $crate::ArchiveStore>(_: &dyn Fn() -> A) -> Vec<&'static str> {
+                $crate::conformance::cases::<A>().into_iter().map(|(name, _)| name).collect()
+            }
+            let make = $make;
+            assert_eq!(names(&make), [$(stringify!($case)),*]);
+        }
+    };
+}
+
+/// Four views complete a study; duplicates and conflicts change nothing; a scoring routes only its generation; a late instance sends the study back to be scored.
+pub fn four_views_complete_a_study_and_late_instances_reopen_it<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    let views = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
+    for (i, (lat, view)) in views.iter().enumerate() {
+        let out = archive
+            .put(format!("bytes {i}").as_bytes(), &instance(&format!("1.2.3.1.{i}"), lat, view), 1000 + i as i64)
+            .unwrap();
+        let PutOutcome::Stored { state, became_complete, .. } = out else { panic!("stored") };
+        assert_eq!(became_complete, i == 3);
+        assert_eq!(state, if i == 3 { StudyState::Complete } else { StudyState::Receiving });
+    }
+    assert_eq!(archive.pending().unwrap(), vec!["1.2.3".to_owned()]);
+    // Resending is a duplicate; the same UID with other bytes is a conflict; neither changes anything.
+    assert!(matches!(
+        archive.put(b"bytes 0", &instance("1.2.3.1.0", "L", "CC"), 2000).unwrap(),
+        PutOutcome::Duplicate { .. }
+    ));
+    assert!(matches!(archive.put(b"other", &instance("1.2.3.1.0", "L", "CC"), 2000), Err(Error::Conflict { .. })));
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!((study.generation, study.instances.len()), (4, 4));
+    // A scoring of generation 4 routes it; a late instance sends it back to be re-scored.
+    assert!(archive.record_scoring("1.2.3", 4, "{}", 3000).unwrap());
+    assert!(archive.pending().unwrap().is_empty());
+    let out = archive.put(b"late", &instance("1.2.3.1.9", "L", "XCCL"), 4000).unwrap();
+    assert!(matches!(out, PutOutcome::Stored { state: StudyState::Complete, became_complete: true, .. }));
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!(study.completion.as_deref(), Some("late-instance"));
+    // A scoring of an older generation does not route it.
+    assert!(!archive.record_scoring("1.2.3", 4, "{}", 5000).unwrap());
+    assert!(archive.record_scoring("1.2.3", 5, "{}", 5000).unwrap());
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().scorings.len(), 3);
+    // Blobs read back and are checked.
+    let sha = &study.instances[0].sha256;
+    assert_eq!(archive.read_blob(sha).unwrap(), b"bytes 0");
+    assert_eq!(archive.totals().unwrap().0, 5);
+}
+
+/// Quiet and explicit completion.
+pub fn quiet_and_explicit_completion<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    archive.put(b"a", &instance("1.2.3.1.1", "L", "CC"), 1000).unwrap();
+    assert!(archive.quiet_studies(999).unwrap().is_empty());
+    assert_eq!(archive.quiet_studies(1000).unwrap(), vec!["1.2.3".to_owned()]);
+    assert!(archive.complete("1.2.3", Completion::QuietPeriod).unwrap());
+    assert!(!archive.complete("1.2.3", Completion::CompleteStudyCall).unwrap(), "already complete");
+    assert!(matches!(archive.complete("9.9", Completion::CompleteStudyCall), Err(Error::UnknownStudy { .. })));
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion.as_deref(), Some("quiet-period"));
+}
+
+/// The audit log filters by study and by principal.
+pub fn the_audit_log_filters_by_study_and_principal<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    archive.audit(1, "pacs-1", "pacs", "Ingest.Upload", &[Some("1.2.3")], "ok").unwrap();
+    archive.audit(2, "alice", "radiologist", "Worklist.List", &[Some("1.2.3"), Some("1.2.4")], "ok").unwrap();
+    archive.audit(3, "alice", "radiologist", "Worklist.ClaimNext", &[None], "ok").unwrap();
+    let f = |study: Option<&str>, principal: Option<&str>| {
+        archive
+            .audit_records(&AuditFilter { study_uid: study.map(Into::into), principal: principal.map(Into::into) })
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r.principal, r.action, r.study_uid.as_deref().unwrap_or("-")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(f(Some("1.2.3"), None), ["pacs-1 Ingest.Upload 1.2.3", "alice Worklist.List 1.2.3"]);
+    assert_eq!(f(None, Some("alice")).len(), 3);
+    assert_eq!(f(Some("1.2.4"), Some("pacs-1")).len(), 0);
+}
+
+/// Repeated failures park a study until an admin retries it or a new instance arrives.
+pub fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    four_views(&archive, "1.2.3");
+    four_views(&archive, "1.2.4");
+    let r1 = archive.record_failure("1.2.3", "cannot route the exam: injected", 3, 1000).unwrap();
+    let r2 = archive.record_failure("1.2.3", "cannot route the exam: again", 3, 2000).unwrap();
+    assert_eq!((r1.attempts, r1.parked, r2.attempts, r2.parked), (1, false, 2, false));
+    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"], "still retried while under the limit");
+    let r3 = archive.record_failure("1.2.3", "cannot route the exam: third", 3, 3000).unwrap();
+    assert!(r3.parked);
+    assert_eq!(archive.pending().unwrap(), ["1.2.4"], "a parked study is not queued again on start");
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!(study.state, StudyState::NeedsAttention);
+    let a = study.attention.unwrap();
+    assert_eq!((a.attempts, a.reason.as_str(), a.since_ms, a.last_ms), (3, "cannot route the exam: third", 1000, 3000));
+    let listed = archive.needs_attention().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].study_uid, "1.2.3");
+    assert_eq!(archive.needs_attention_count().unwrap(), 1);
+    // The admin's retry forgets the failures and queues it.
+    assert!(archive.retry("1.2.3").unwrap());
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().state, StudyState::Complete);
+    assert_eq!(archive.pending().unwrap(), ["1.2.3", "1.2.4"]);
+    assert!(matches!(archive.retry("9.9"), Err(Error::UnknownStudy { .. })));
+    // Parked again, then a new instance un-parks and re-queues it.
+    for t in 0..3 {
+        archive.record_failure("1.2.3", "x", 3, 4000 + t).unwrap();
+    }
+    let out = archive.put(b"late", &in_study("1.2.3", "1.2.3.1.9", "L", "XCCL"), 5000).unwrap();
+    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "{out:?}");
+    assert!(archive.study("1.2.3").unwrap().unwrap().attention.is_none());
+    // Routing clears what is left of failures under the limit.
+    archive.record_failure("1.2.4", "transient", 3, 6000).unwrap();
+    assert!(archive.record_scoring("1.2.4", 4, "{}", 7000).unwrap());
+    assert!(archive.study("1.2.4").unwrap().unwrap().attention.is_none());
+}
+
+/// Removing an instance lets the correct copy in.
+pub fn removing_an_instance_lets_the_correct_copy_in<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    four_views(&archive, "1.2.3");
+    assert!(archive.record_scoring("1.2.3", 4, "{}", 200).unwrap());
+    // A copy corrupted in transit was stored; the correct copy is refused.
+    let err = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 300).unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }));
+    let removed = archive.remove_instance("1.2.3.1.0", 400).unwrap();
+    assert_eq!(removed.study_uid, "1.2.3");
+    assert!(removed.blob_deleted);
+    let study = archive.study("1.2.3").unwrap().unwrap();
+    assert_eq!((study.state, study.instances.len(), study.last_received_ms), (StudyState::Receiving, 3, 400));
+    let out = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 500).unwrap();
+    assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "four views again: {out:?}");
+    assert!(matches!(archive.remove_instance("9.9", 600), Err(Error::UnknownInstance { .. })));
+}

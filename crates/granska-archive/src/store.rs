@@ -1,0 +1,85 @@
+//! The archive interface the server uses: every operation on received instances, study
+//! assembly, scoring results, failures needing attention and the audit log. [`crate::Archive`]
+//! (an SQLite index over a [`crate::BlobStore`]) implements it; another backend (PostgreSQL)
+//! implements the same trait and must pass the same conformance suite (`conformance`, behind
+//! the feature of that name).
+//!
+//! Every method is atomic: it happens completely or not at all, and a method that returned
+//! `Ok` is durable.
+
+use std::path::Path;
+
+use crate::attention::FailureOutcome;
+use crate::audit::{AuditFilter, AuditRecord};
+use crate::error::Result;
+use crate::index::{Attention, Completion, NewInstance, PutOutcome, StudyRecord};
+use crate::maintenance::Removed;
+
+/// The durable archive.
+pub trait ArchiveStore: Send + Sync {
+    /// The local data directory (the server watches its free space). Every backend keeps its
+    /// blobs or at least its spool there.
+    fn root(&self) -> &Path;
+
+    /// Stores one validated instance: the bytes first (durable), then its index row and the
+    /// study's assembly state. The same UID with the same bytes is a `Duplicate`; with other
+    /// bytes, [`crate::Error::Conflict`]. Returns once everything is durable, so an
+    /// acknowledged instance survives a crash.
+    fn put(&self, bytes: &[u8], instance: &NewInstance, now_ms: i64) -> Result<PutOutcome>;
+
+    /// Marks a receiving study complete; `Ok(false)` when it already was complete or routed.
+    fn complete(&self, study_uid: &str, why: Completion) -> Result<bool>;
+
+    /// Receiving studies whose last instance arrived at or before `cutoff_ms`.
+    fn quiet_studies(&self, cutoff_ms: i64) -> Result<Vec<String>>;
+
+    /// Studies waiting to be scored (complete, not parked), oldest last instance first.
+    fn pending(&self) -> Result<Vec<String>>;
+
+    /// Records a scoring result for `generation`. The study becomes `routed` only if no
+    /// instance arrived since that generation; returns whether it did (otherwise it stays
+    /// `complete` and must be scored again).
+    fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool>;
+
+    /// Everything about one study, or `None` when nothing of it was received.
+    fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>>;
+
+    /// A stored instance's bytes, checked against their sha256.
+    fn read_blob(&self, sha256: &str) -> Result<Vec<u8>>;
+
+    /// Number of instances and of their bytes stored (for metrics and tests).
+    fn totals(&self) -> Result<(u64, u64)>;
+
+    /// Appends audit records atomically, one per study an answer touches (`None`: no study).
+    fn audit(
+        &self,
+        at_ms: i64,
+        principal: &str,
+        role: &str,
+        action: &str,
+        studies: &[Option<&str>],
+        outcome: &str,
+    ) -> Result<()>;
+
+    /// Audit records matching `filter`, in commit order.
+    fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+
+    /// Records one failed scoring/routing attempt of a study with its reason; parks the study
+    /// once `max_attempts` failures have been recorded since it was last stored or retried.
+    fn record_failure(&self, study_uid: &str, reason: &str, max_attempts: u32, now_ms: i64) -> Result<FailureOutcome>;
+
+    /// Every parked study, oldest failure first.
+    fn needs_attention(&self) -> Result<Vec<Attention>>;
+
+    /// How many studies are parked (for the metrics gauge).
+    fn needs_attention_count(&self) -> Result<u64>;
+
+    /// An admin's retry: forgets the failures of a study and returns `true` when it is waiting
+    /// to be scored, so the caller queues it again. Unknown study → `UnknownStudy`.
+    fn retry(&self, study_uid: &str) -> Result<bool>;
+
+    /// Removes one stored instance (an admin's way out when a copy corrupted in transit was
+    /// stored and the correct copy is refused). The study goes back to `receiving` with its
+    /// quiet timer restarted; the blob is deleted when no other instance shares its bytes.
+    fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed>;
+}
