@@ -67,12 +67,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The service logs its progress; the one-shot commands only warnings.
     let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GRANSKA_LOG").unwrap_or_else(|_| default_level.into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: a file, a pipe or journald gets plain text, and
+    // GRANSKA_LOG_FORMAT=json gives one JSON object per event for log collectors.
+    match std::env::var("GRANSKA_LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text") | Ok("") | Err(_) => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        Ok(other) => {
+            eprintln!("error: GRANSKA_LOG_FORMAT must be text or json, found {other:?}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Phantom(args) => cmd::phantom::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
