@@ -5,7 +5,7 @@
 //! scikit-learn's `roc_auc_score` for binary labels. The interval follows DeLong, DeLong &
 //! Clarke-Pearson (1988), computed with midranks (Sun & Xu 2014) in O(n log n).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ScoredExam;
 
@@ -108,7 +108,7 @@ pub fn roc(positives: &[f64], negatives: &[f64]) -> Vec<RocPoint> {
 }
 
 /// Sensitivity and specificity when exams at or above a cut are called positive.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPoint {
     /// `category >= k` or `extra-high`.
     pub cut: String,
