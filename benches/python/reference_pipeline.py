@@ -33,7 +33,7 @@ spec = reference.Spec.from_model_toml(str(pathlib.Path(args.model) / "model.toml
 sess = ort.InferenceSession(str(pathlib.Path(args.model) / "model.onnx"), providers=["CPUExecutionProvider"])
 input_name, output_name = card["input"]["name"], card["output"]["name"]
 thresholds, extra_high = card["calibration"]["thresholds"], card["calibration"]["extra_high"]
-breast_rule = card["aggregation"]["breast"]
+breast_rule, exam_rule = card["aggregation"]["breast"], card["aggregation"]["exam"]
 
 exams = {}
 for path in sorted(pathlib.Path(args.data).rglob("*.dcm")):
@@ -52,7 +52,7 @@ def score(paths):
     probs = sess.run([output_name], {input_name: batch})[0].reshape(-1)
     t3 = time.perf_counter()
     views = [(ds.ImageLaterality, float(p)) for ds, p in zip(datasets, probs)]
-    exam = reference.aggregate(views, breast_rule)
+    exam = reference.aggregate(views, breast_rule, exam_rule)
     return exam, (t1 - t0, t2 - t1, t3 - t2)
 
 

@@ -165,13 +165,16 @@ def preprocess(ds, spec: Spec) -> np.ndarray:
     return out.astype(np.float32)[None]
 
 
-def aggregate(views: list[tuple[str, float]], breast: str = "max") -> float:
-    """views: (laterality, probability). Exam score = max over breasts of the breast score."""
+def aggregate(views: list[tuple[str, float]], breast: str = "max", exam: str = "max") -> float:
+    """views: (laterality, probability). Breast score = max or mean of its views; exam score =
+    max or mean of the breast scores (model.toml's [aggregation] breast and exam)."""
     by = {}
     for lat, p in views:
         by.setdefault(lat, []).append(p)
-    f = max if breast == "max" else (lambda xs: sum(xs) / len(xs))
-    return max(f(ps) for ps in by.values())
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    f = max if breast == "max" else mean
+    g = max if exam == "max" else mean
+    return g([f(ps) for ps in by.values()])
 
 
 def category(score: float, thresholds: list[float]) -> int:

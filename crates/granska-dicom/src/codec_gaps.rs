@@ -2,6 +2,9 @@
 //! and run checked (dicom-rs 0.10.1 panics on a corrupted segment header and stops at 16
 //! bits allocated, while research data uses 32), and a check for RGB JPEG streams whose colour
 //! transform is ambiguous (the codec would silently convert them as if YCbCr).
+//!
+//! The RLE decoder is hand-written because dicom-rs's is the crate for it and is what falls
+//! short; Annex G (PackBits runs, one segment per byte plane) is small enough to check in full.
 
 use crate::pixels::Geometry;
 

@@ -6,6 +6,8 @@
 //! allocation by a length larger than its input, so every element header (including those
 //! nested in sequences, items and encapsulated fragments) is checked here first. The scan
 //! does not interpret values; it only walks headers, so it costs microseconds per file.
+//! It is hand-written rather than a crate because it must run before the parser allocates,
+//! and dicom-rs, the parser Granska uses, is what trusts the declared length.
 
 use std::io::Read;
 

@@ -107,11 +107,6 @@ impl View {
         VIEWS.iter().find(|v| v.1 == self).map(|v| v.0).unwrap_or("?")
     }
 
-    /// The SNOMED CT code and meaning used in ViewCodeSequence.
-    pub fn snomed_ct(self) -> (&'static str, &'static str) {
-        VIEWS.iter().find(|v| v.1 == self).map(|v| (v.3, v.4)).unwrap_or(("", ""))
-    }
-
     /// Parse a ViewPosition code string.
     pub fn from_code(s: &str) -> Option<Self> {
         let s = s.trim().to_ascii_uppercase();

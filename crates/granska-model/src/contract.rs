@@ -163,12 +163,15 @@ pub enum BreastAggregation {
     Mean,
 }
 
-/// Per-exam aggregation of breast scores.
+/// Per-exam aggregation of breast scores. An exam with one breast scored takes that breast's
+/// score under either rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExamAggregation {
     /// The higher of the two breasts.
     Max,
+    /// The mean of the two breasts.
+    Mean,
 }
 
 /// Aggregation settings.

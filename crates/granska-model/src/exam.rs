@@ -10,7 +10,7 @@ use std::time::Instant;
 use granska_dicom::{Laterality, MammoMeta, PixelArray, PresentationIntent, View};
 use serde::Serialize;
 
-use crate::contract::{BreastAggregation, ModelIdentity};
+use crate::contract::{Aggregation, BreastAggregation, ExamAggregation, ModelIdentity};
 use crate::preprocess::preprocess;
 use crate::{Engine, Model};
 
@@ -104,6 +104,28 @@ pub const STANDARD_VIEWS: [(Laterality, View); 4] = [
     (Laterality::Right, View::Mlo),
 ];
 
+/// Per-breast scores and the exam score of scored views, by the model's aggregation rules:
+/// each breast's scored views give its score (`breast`: max or mean), and the scored breasts
+/// give the exam's (`exam`: max or mean). Unscored views are ignored; `None` when none is scored.
+pub fn aggregate(aggregation: &Aggregation, views: &[ViewResult]) -> (Breasts, Option<f64>) {
+    let max = |xs: &[f64]| xs.iter().copied().fold(f64::MIN, f64::max);
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let breast = |lat| {
+        let s: Vec<f64> = views.iter().filter(|v| v.laterality == lat).filter_map(|v| v.score).collect();
+        (!s.is_empty()).then(|| match aggregation.breast {
+            BreastAggregation::Max => max(&s),
+            BreastAggregation::Mean => mean(&s),
+        })
+    };
+    let breasts = Breasts { left: breast(Laterality::Left), right: breast(Laterality::Right) };
+    let scored: Vec<f64> = [breasts.left, breasts.right].into_iter().flatten().collect();
+    let exam = match aggregation.exam {
+        ExamAggregation::Max => scored.iter().copied().reduce(f64::max),
+        ExamAggregation::Mean => (!scored.is_empty()).then(|| mean(&scored)),
+    };
+    (breasts, exam)
+}
+
 /// A model with its running engine.
 pub struct Scorer {
     /// The verified model.
@@ -187,21 +209,7 @@ impl Scorer {
 
     fn assemble(&self, study_uid: &str, views: Vec<ViewResult>, timings: Timings) -> ExamResult {
         let card = &self.model.card;
-        let breast = |lat| {
-            let s: Vec<f64> = views.iter().filter(|v| v.laterality == lat).filter_map(|v| v.score).collect();
-            if s.is_empty() {
-                return None;
-            }
-            Some(match card.aggregation.breast {
-                BreastAggregation::Max => s.iter().copied().fold(f64::MIN, f64::max),
-                BreastAggregation::Mean => s.iter().sum::<f64>() / s.len() as f64,
-            })
-        };
-        let breasts = Breasts { left: breast(Laterality::Left), right: breast(Laterality::Right) };
-        let exam_score = match (breasts.left, breasts.right) {
-            (Some(l), Some(r)) => Some(l.max(r)),
-            (one, other) => one.or(other),
-        };
+        let (breasts, exam_score) = aggregate(&card.aggregation, &views);
         let mut problems = Vec::new();
         for (lat, view) in STANDARD_VIEWS {
             let label = format!("{}-{}", lat.code(), view.code());
@@ -247,5 +255,74 @@ impl Scorer {
             model: self.model.identity(),
             timings_ms: timings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(laterality: Laterality, view: View, score: Option<f64>) -> ViewResult {
+        ViewResult {
+            sop_instance_uid: "1.2.3".into(),
+            laterality,
+            view,
+            score,
+            error: score.is_none().then(|| "pixels could not be decoded".into()),
+            source: "test".into(),
+        }
+    }
+
+    /// L-CC 0.2, L-MLO 0.6, R-CC 0.1, R-MLO 0.3, and a failed right view that counts for nothing.
+    fn views() -> Vec<ViewResult> {
+        vec![
+            view(Laterality::Left, View::Cc, Some(0.2)),
+            view(Laterality::Left, View::Mlo, Some(0.6)),
+            view(Laterality::Right, View::Cc, Some(0.1)),
+            view(Laterality::Right, View::Mlo, Some(0.3)),
+            view(Laterality::Right, View::Mlo, None),
+        ]
+    }
+
+    fn score(
+        breast: BreastAggregation,
+        exam: ExamAggregation,
+        views: &[ViewResult],
+    ) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let (b, e) = aggregate(&Aggregation { breast, exam }, views);
+        (b.left, b.right, e)
+    }
+
+    // Tolerance: the expected values are sums and halves of the inputs, exact up to one rounding.
+    fn close(got: (Option<f64>, Option<f64>, Option<f64>), want: (f64, f64, f64)) -> bool {
+        let near = |g: Option<f64>, w: f64| g.is_some_and(|g| (g - w).abs() < 1e-12);
+        near(got.0, want.0) && near(got.1, want.1) && near(got.2, want.2)
+    }
+
+    #[test]
+    fn the_exam_score_follows_the_configured_rules() {
+        use BreastAggregation as B;
+        use ExamAggregation as E;
+        let v = views();
+        // Breasts by mean: L 0.4, R 0.2; by max: L 0.6, R 0.3.
+        assert!(close(score(B::Mean, E::Max, &v), (0.4, 0.2, 0.4)));
+        assert!(close(score(B::Mean, E::Mean, &v), (0.4, 0.2, 0.3)));
+        assert!(close(score(B::Max, E::Max, &v), (0.6, 0.3, 0.6)));
+        assert!(close(score(B::Max, E::Mean, &v), (0.6, 0.3, 0.45)));
+    }
+
+    #[test]
+    fn one_scored_breast_is_the_exam_score_under_either_rule() {
+        let left_only: Vec<ViewResult> = views().into_iter().filter(|v| v.laterality == Laterality::Left).collect();
+        for exam in [ExamAggregation::Max, ExamAggregation::Mean] {
+            let (b, e) = aggregate(&Aggregation { breast: BreastAggregation::Mean, exam }, &left_only);
+            assert_eq!(b.right, None);
+            assert!(e.is_some_and(|e| (e - 0.4).abs() < 1e-12), "{exam:?}: {e:?}");
+        }
+        let none = [view(Laterality::Left, View::Cc, None)];
+        assert_eq!(
+            aggregate(&Aggregation { breast: BreastAggregation::Max, exam: ExamAggregation::Mean }, &none).1,
+            None
+        );
     }
 }

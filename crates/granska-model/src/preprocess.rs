@@ -20,6 +20,10 @@
 //! practice, so steps 1–3 become one lookup table; the component labelling works on runs, not
 //! pixels; and the resize reads the (mirrored) crop straight from the stored values, with
 //! an intermediate of `crop rows × w` only. All arithmetic before the final cast is f64.
+//! That is why the resize is hand-written rather than an image crate's (`image`,
+//! `fast_image_resize`): it must reproduce PIL's `BILINEAR` of the NumPy reference within the
+//! oracle tests' 1e-5, in f64, reading through the lookup table and the mirrored crop without
+//! an image-sized copy.
 
 use granska_dicom::{MammoMeta, Photometric, PixelArray, Samples};
 

@@ -5,8 +5,10 @@
 #![warn(missing_docs)]
 
 pub mod metrics;
+pub mod outputs;
 pub mod report;
 pub mod simulate;
+pub mod tables;
 
 /// One scored exam with its ground truth, as in `scores.csv`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -11,12 +11,12 @@
 //! are double read under every policy (triage's rule), so they count as double here too.
 
 use granska_triage::{Assessment, Category, Policy, ReadingMode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ScoredExam;
 
 /// Reader assumptions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Readers {
     /// Per-reader sensitivity.
     pub sensitivity: f64,
@@ -25,7 +25,7 @@ pub struct Readers {
 }
 
 /// The outcome of one policy over a population.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arm {
     /// Policy name.
     pub policy: String,

@@ -88,3 +88,21 @@ fn cuda_without_the_feature_or_fallback_is_an_error() {
     let engine = Engine::start(&model, &EngineConfig { cuda_fallback_to_cpu: true, ..config }).expect("falls back");
     assert_eq!(engine.info().device, "cpu (CUDA unavailable)");
 }
+
+/// The shipped model keeps the rules it was calibrated with (breast mean, exam max), and
+/// `exam = "mean"` is a valid contract whose rule the scorer then follows (exam.rs unit tests).
+#[test]
+fn the_exam_aggregation_is_read_from_model_toml() {
+    use granska_model::contract::{BreastAggregation, ExamAggregation};
+    let shipped = Model::load(support::shipped_dir()).expect("shipped model loads");
+    assert_eq!(
+        (shipped.card.aggregation.breast, shipped.card.aggregation.exam),
+        (BreastAggregation::Mean, ExamAggregation::Max)
+    );
+    let dir = edited(|t| replace_line(&t, "exam = ", "exam = \"mean\""));
+    let mean = Model::load(dir.path()).expect("exam = \"mean\" is valid");
+    assert_eq!(mean.card.aggregation.exam, ExamAggregation::Mean);
+    let dir = edited(|t| replace_line(&t, "exam = ", "exam = \"median\""));
+    let err = Model::load(dir.path()).expect_err("median is not a rule").to_string();
+    assert!(err.contains("unknown variant `median`, expected `max` or `mean`"), "{err}");
+}

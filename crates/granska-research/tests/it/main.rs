@@ -96,3 +96,6 @@ proptest! {
         prop_assert!(got.ci_low <= got.auc && got.auc <= got.ci_high);
     }
 }
+
+mod outputs;
+mod tables;

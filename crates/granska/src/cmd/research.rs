@@ -5,13 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use granska_research::ScoredExam;
 use granska_research::metrics::{metrics, roc};
-use granska_research::report;
+use granska_research::outputs::{self, Percentiles};
 use granska_research::simulate::{Readers, simulate};
+use granska_research::{report, tables};
 use granska_triage::Policy;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::score::{ModelArgs, collect_files, group_exams, score_exams};
@@ -51,27 +51,8 @@ pub fn load_policy(spec: &str) -> anyhow::Result<Policy> {
 }
 
 fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, bool>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').map(str::trim).collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let (Some(uid), Some(cancer)) = (col("study_uid"), col("cancer")) else {
-        bail!("{}: expected a header with study_uid and cancer columns, found {header:?}", path.display());
-    };
-    let mut labels = HashMap::new();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let (Some(u), Some(c)) = (fields.get(uid), fields.get(cancer)) else {
-            bail!("{} line {}: expected {} columns, found {}", path.display(), n + 2, header.len(), fields.len());
-        };
-        let value = match *c {
-            "1" | "true" | "True" => true,
-            "0" | "false" | "False" => false,
-            other => bail!("{} line {}: cancer must be 0 or 1, found {other:?}", path.display(), n + 2),
-        };
-        labels.insert((*u).to_owned(), value);
-    }
-    Ok(labels)
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(tables::read_labels(std::io::BufReader::new(file), path)?)
 }
 
 /// The cache key of an exam: its UID and the sha256 of its files' hashes, in name order.
@@ -147,42 +128,20 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             args.labels.display()
         );
     }
-    let mut csv = String::from("study_uid,exam_score,category,extra_high,label\n");
-    for r in &rows {
-        csv += &format!(
-            "{},{},{},{},{}\n",
-            r.study_uid,
-            r.exam_score.map_or(String::new(), |s| format!("{s:.17}")),
-            r.category.map_or(String::new(), |c| c.to_string()),
-            u8::from(r.extra_high),
-            r.label.map_or(String::new(), |l| u8::from(l).to_string()),
-        );
-    }
-    write(&args.out.join("scores.csv"), csv.as_bytes())?;
+    let scores_path = args.out.join("scores.csv");
+    let mut csv = Vec::new();
+    tables::write_scores(&mut csv, &rows, &scores_path)?;
+    write(&scores_path, &csv)?;
 
     let m = metrics(&rows);
     let arm = simulate(&rows, &policy, Readers { sensitivity: 0.8, specificity: 0.96 });
-    let metrics_json = json!({
-        "n_exams": m.n_exams,
-        "n_cancers": m.n_cancers,
-        "n_unscored": m.n_unscored,
-        "n_unlabelled": unlabelled,
-        "n_invalid_files": invalid.len(),
-        "auc": m.auc,
-        "auc_ci_low": m.auc_ci_low,
-        "auc_ci_high": m.auc_ci_high,
-        "auc_ci_method": m.auc_ci_method,
-        "operating_points": m.operating_points,
-        "category_distribution": (1..=10).map(|c| json!({
-            "category": c, "exams": m.category_counts[c - 1][0], "cancers": m.category_counts[c - 1][1], "normals": m.category_counts[c - 1][2],
-        })).collect::<Vec<_>>(),
-        "policy": {"name": arm.policy, "version": arm.policy_version, "single_read": arm.single_read,
-                   "double_read": arm.double_read, "flagged": arm.flagged, "reads_per_exam": arm.reads_per_exam,
-                   "workload_reduction": arm.workload_reduction},
-        "model": {"name": identity.name, "version": identity.version, "sha256": identity.sha256},
-        "command": command,
-    });
-    write(&args.out.join("metrics.json"), serde_json::to_string_pretty(&metrics_json)?.as_bytes())?;
+    let model = outputs::ModelSummary {
+        name: identity.name.clone(),
+        version: identity.version.clone(),
+        sha256: identity.sha256.clone(),
+    };
+    let metrics_file = outputs::MetricsFile::new(&m, &arm, model, unlabelled, invalid.len(), command.clone());
+    write(&args.out.join("metrics.json"), outputs::to_json(&metrics_file)?.as_bytes())?;
 
     let labelled: Vec<&ScoredExam> = rows.iter().filter(|r| r.exam_score.is_some() && r.label.is_some()).collect();
     let pos: Vec<f64> = labelled.iter().filter(|r| r.label == Some(true)).filter_map(|r| r.exam_score).collect();
@@ -245,33 +204,8 @@ pub struct SimulateArgs {
 }
 
 fn read_scores(path: &Path) -> anyhow::Result<Vec<ScoredExam>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    anyhow::ensure!(
-        header.trim() == "study_uid,exam_score,category,extra_high,label",
-        "{}: expected the header of `granska eval`'s scores.csv, found {header:?}",
-        path.display()
-    );
-    let mut rows = Vec::new();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let bad = |what: &str| anyhow::anyhow!("{} line {}: {what}", path.display(), n + 2);
-        if f.len() != 5 {
-            return Err(bad(&format!("expected 5 columns, found {}", f.len())));
-        }
-        fn opt(s: &str) -> Option<&str> {
-            (!s.is_empty()).then_some(s)
-        }
-        rows.push(ScoredExam {
-            study_uid: f[0].to_owned(),
-            exam_score: opt(f[1]).map(str::parse).transpose().map_err(|_| bad("exam_score must be a number"))?,
-            category: opt(f[2]).map(str::parse).transpose().map_err(|_| bad("category must be 1–10"))?,
-            extra_high: f[3] == "1",
-            label: opt(f[4]).map(|l| l == "1"),
-        });
-    }
-    Ok(rows)
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(tables::read_scores(std::io::BufReader::new(file), path)?)
 }
 
 pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
@@ -288,15 +222,13 @@ pub fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         arms.push(simulate(&rows, &load_policy(spec)?, readers));
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "readers": readers,
-                "assumptions": "readers independent; double reading recalls when either reader recalls (consensus upholds); unlabelled exams count as normal",
-                "reference": reference,
-                "policies": arms,
-            }))?
-        );
+        let report = outputs::SimulateReport {
+            readers,
+            assumptions: outputs::ASSUMPTIONS.to_owned(),
+            reference: reference.clone(),
+            policies: arms,
+        };
+        println!("{}", outputs::to_json(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -344,13 +276,6 @@ pub struct BenchArgs {
     model: ModelArgs,
 }
 
-fn percentiles(mut xs: Vec<f64>) -> serde_json::Value {
-    xs.sort_by(f64::total_cmp);
-    let at = |q: f64| xs.get(((xs.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
-    let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-    json!({"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "mean": mean})
-}
-
 pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let files = collect_files(std::slice::from_ref(&args.data))?;
     let (exams, invalid) = group_exams(&files, granska_dicom::Profile::Strict);
@@ -370,8 +295,9 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let results = score_exams(&scorer, exams, granska_dicom::Profile::Strict, jobs, || {});
     let wall = started.elapsed().as_secs_f64();
-    let stage =
-        |f: fn(&granska_model::exam::Timings) -> f64| percentiles(results.iter().map(|r| f(&r.timings_ms)).collect());
+    let stage = |f: fn(&granska_model::exam::Timings) -> f64| {
+        Percentiles::of(results.iter().map(|r| f(&r.timings_ms)).collect())
+    };
     let infer_run_total: f64 = results.iter().map(|r| r.timings_ms.infer_run).sum::<f64>() / 1e3;
     let info = scorer.engine.info();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -380,57 +306,68 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_default();
-    let report = json!({
-        "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get()), "cpu": cpu, "os": std::env::consts::OS, "arch": std::env::consts::ARCH},
-        "onnxruntime": {"library": info.library.display().to_string(), "runtime": info.runtime, "device": info.device,
-                         "max_batch": info.max_batch, "intra_threads": info.intra_threads},
-        "model": {"name": scorer.model.card.identity.name, "version": scorer.model.card.identity.version},
-        "jobs": jobs,
-        "exams": n,
-        "views": views,
-        "wall_s": wall,
-        "exams_per_s": n as f64 / wall,
-        "views_per_s": views as f64 / wall,
-        "infer_run_s": infer_run_total,
-        "pipeline_over_inference": wall / infer_run_total.max(1e-9),
-        "stages_ms_per_exam": {
-            "decode": stage(|t| t.decode),
-            "preprocess": stage(|t| t.preprocess),
-            "infer": stage(|t| t.infer),
-            "infer_run": stage(|t| t.infer_run),
+    let report = outputs::BenchReport {
+        machine: outputs::Machine {
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu: cpu.clone(),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
         },
-    });
+        onnxruntime: outputs::OnnxRuntime {
+            library: info.library.display().to_string(),
+            runtime: info.runtime.clone(),
+            device: info.device.clone(),
+            max_batch: info.max_batch,
+            intra_threads: info.intra_threads,
+        },
+        model: outputs::BenchModel {
+            name: scorer.model.card.identity.name.clone(),
+            version: scorer.model.card.identity.version.clone(),
+        },
+        jobs,
+        exams: n,
+        views,
+        wall_s: wall,
+        exams_per_s: n as f64 / wall,
+        views_per_s: views as f64 / wall,
+        infer_run_s: infer_run_total,
+        pipeline_over_inference: wall / infer_run_total.max(1e-9),
+        stages_ms_per_exam: outputs::Stages {
+            decode: stage(|t| t.decode),
+            preprocess: stage(|t| t.preprocess),
+            infer: stage(|t| t.infer),
+            infer_run: stage(|t| t.infer_run),
+        },
+    };
     if let Some(path) = &args.scores_out {
-        let mut csv = String::from("study_uid,exam_score,category\n");
-        for r in &results {
-            csv += &format!(
-                "{},{},{}\n",
-                r.study_uid,
-                r.exam_score.map_or(String::new(), |s| format!("{s:.17}")),
-                r.category.map_or(String::new(), |c| c.to_string())
-            );
-        }
-        write(path, csv.as_bytes())?;
+        let rows: Vec<tables::BenchScore> = results
+            .iter()
+            .map(|r| tables::BenchScore {
+                study_uid: r.study_uid.clone(),
+                exam_score: r.exam_score,
+                category: r.category,
+            })
+            .collect();
+        let mut csv = Vec::new();
+        tables::write_bench_scores(&mut csv, &rows, path)?;
+        write(path, &csv)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", outputs::to_json(&report)?);
     } else {
         println!(
             "{n} exams, {views} views in {wall:.2} s: {:.2} exams/s, {:.1} views/s ({jobs} jobs; {} on {} cores, ONNX Runtime {})",
             n as f64 / wall,
             views as f64 / wall,
             cpu,
-            report["machine"]["cores"],
+            report.machine.cores,
             info.runtime
         );
-        for s in ["decode", "preprocess", "infer", "infer_run"] {
-            let p = &report["stages_ms_per_exam"][s];
-            println!(
-                "  {s:<10} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms per exam",
-                p["p50"].as_f64().unwrap_or(0.0),
-                p["p90"].as_f64().unwrap_or(0.0),
-                p["p99"].as_f64().unwrap_or(0.0)
-            );
+        let st = &report.stages_ms_per_exam;
+        for (s, p) in
+            [("decode", st.decode), ("preprocess", st.preprocess), ("infer", st.infer), ("infer_run", st.infer_run)]
+        {
+            println!("  {s:<10} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms per exam", p.p50, p.p90, p.p99);
         }
         println!("  pipeline wall time / pure inference time: {:.1}", wall / infer_run_total.max(1e-9));
     }

@@ -124,12 +124,21 @@ pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) || has_dicm_tag(&path) {
+/// DICOM files under `dir`, following symbolic links as the scan always has (walkdir stops at a
+/// link loop with an error instead of recursing forever).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), walkdir::Error> {
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        let path = match entry {
+            Ok(entry) if entry.file_type().is_dir() => continue,
+            Ok(entry) => entry.into_path(),
+            // A dangling link is a file that cannot be read: kept when named *.dcm, so that it is
+            // reported as invalid rather than stopping the scan.
+            Err(e) if e.loop_ancestor().is_none() && e.path().is_some_and(|p| p.is_symlink()) => {
+                e.path().map(Path::to_path_buf).unwrap_or_default()
+            }
+            Err(e) => return Err(e),
+        };
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) || has_dicm_tag(&path) {
             out.push(path);
         }
     }
