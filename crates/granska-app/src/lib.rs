@@ -38,7 +38,7 @@ pub use error::{AppError, InstanceProblem, Limit, invalid_instance};
 pub use ingest::{Ingested, Rejected};
 pub use metrics::Metrics;
 pub use reading::{ChangeStream, ClaimedExam, ExamTasks, TaskView, WorklistView};
-pub use scoring::{Change, ChangeKind, StoredScoring, StoredView};
+pub use scoring::{Change, ChangeKind};
 pub use study::{ModelsView, StudyView};
 
 /// Unix milliseconds now.

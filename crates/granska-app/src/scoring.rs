@@ -22,8 +22,8 @@ use granska_dicom::{DicomFile, Profile};
 use granska_model::exam::ViewInput;
 use granska_model::{ExamResult, ExamStatus, Scorer};
 use granska_triage::{Assessment, Category};
+use granska_types::{SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
 use granska_worklist::model::{ModelRef, RouteInput};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::{App, AppError, AppOptions, AppParts, blocking, now_ms};
@@ -64,42 +64,6 @@ pub enum ChangeKind {
     Final,
     /// The watcher missed changes: list again.
     Resync,
-}
-
-/// A scoring result as recorded in the archive (the JSON of [`ExamResult`], or a failure).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredScoring {
-    /// How the exam was scored.
-    pub status: ExamStatus,
-    /// Why incomplete or unscorable.
-    pub reason: Option<String>,
-    /// Exam score.
-    pub exam_score: Option<f64>,
-    /// Category.
-    pub category: Option<u8>,
-    /// Extra-high.
-    #[serde(default)]
-    pub extra_high: bool,
-    /// Per view.
-    #[serde(default)]
-    pub views: Vec<StoredView>,
-    /// The model, when one ran.
-    pub model: Option<granska_types::ModelIdentity>,
-}
-
-/// One view of a [`StoredScoring`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StoredView {
-    /// SOP Instance UID.
-    pub sop_instance_uid: String,
-    /// L | R
-    pub laterality: String,
-    /// CC | MLO | …
-    pub view: String,
-    /// Probability.
-    pub score: Option<f64>,
-    /// Why not scored.
-    pub error: Option<String>,
 }
 
 impl App {
@@ -284,12 +248,9 @@ impl App {
         Ok(queued)
     }
 
-    async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &StoredScoring) -> Result<(), AppError> {
+    async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &ScoringRecord) -> Result<(), AppError> {
         let assessment = match (scoring.status, scoring.category) {
-            (ExamStatus::Scored, Some(c)) => match Category::new(c) {
-                Ok(category) => Assessment::Scored { category, extra_high: scoring.extra_high },
-                Err(e) => Assessment::Unscorable { reason: format!("model gave an invalid category: {e}") },
-            },
+            (ExamStatus::Scored, Some(category)) => Assessment::Scored { category, extra_high: scoring.extra_high },
             (ExamStatus::Incomplete, _) => {
                 Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() }
             }
@@ -313,17 +274,17 @@ impl App {
                 sha256: m.sha256.clone(),
             }),
             raw_score: scoring.exam_score,
-            category: scoring.category,
+            category: scoring.category.map(u8::from),
             extra_high: scoring.extra_high,
             policy: self.policy.id(),
             decision: decision.clone(),
         };
         let (worklist, archive) = (self.worklist.clone(), self.archive.clone());
-        let json = scoring.to_json();
+        let stored = scoring.clone();
         let (uid, generation) = (record.study_uid.clone(), record.generation);
         let (outcome, routed) = blocking(move || {
             let outcome = worklist.route(&input)?;
-            let routed = archive.record_scoring(&uid, generation, &json, now_ms())?;
+            let routed = archive.record_scoring(&uid, generation, &stored, now_ms())?;
             Ok::<_, AppError>((outcome, routed))
         })
         .await?;
@@ -362,42 +323,12 @@ pub fn free_bytes(dir: &std::path::Path) -> u64 {
     }
 }
 
-fn failed(reason: String) -> StoredScoring {
-    StoredScoring::unscorable(reason)
-}
-
-impl StoredScoring {
-    /// An exam that could not be scored, and why.
-    pub fn unscorable(reason: String) -> StoredScoring {
-        StoredScoring {
-            status: ExamStatus::Unscorable,
-            reason: Some(reason),
-            exam_score: None,
-            category: None,
-            extra_high: false,
-            views: Vec::new(),
-            model: None,
-        }
-    }
-
-    /// The stored form (JSON). Infallible: the record is plain data.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            serde_json::json!({"status": "unscorable", "reason": format!("scoring result not serialisable: {e}")})
-                .to_string()
-        })
-    }
-
-    /// Reads [`StoredScoring::to_json`]'s output; a record this build cannot read becomes an
-    /// unscorable one that says so.
-    pub fn from_json(json: &str) -> StoredScoring {
-        serde_json::from_str(json)
-            .unwrap_or_else(|e| StoredScoring::unscorable(format!("stored scoring result cannot be read: {e}")))
-    }
+fn failed(reason: String) -> ScoringRecord {
+    ScoringRecord::unscorable(reason)
 }
 
 /// Reads, decodes and scores every instance of a study (blocking).
-fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> StoredScoring {
+fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, profile: Profile) -> ScoringRecord {
     let started = Instant::now();
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();
@@ -409,7 +340,7 @@ fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, prof
             let bytes = archive.read_blob(&i.sha256).map_err(|e| e.to_string())?;
             let file = DicomFile::from_bytes(&bytes, &label).map_err(|e| e.to_string())?;
             let meta = file.mammogram(profile).map_err(|e| e.to_string())?;
-            let pixels = file.pixels().map_err(|e| e.to_string());
+            let pixels = file.pixels();
             Ok::<_, String>(ViewInput { source: label.clone(), meta, pixels })
         }));
         match view {
@@ -423,21 +354,28 @@ fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, prof
         return failed(if unreadable.is_empty() { "no instances".into() } else { unreadable.join("; ") });
     }
     let result: ExamResult = scorer.score_exam(&record.study_uid, inputs, decode_ms);
-    let mut stored = StoredScoring {
+    let category = match result.category.map(Category::new) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        // A calibration that gives no valid category makes the exam unscorable, with why.
+        Some(Err(e)) => return failed(format!("model gave an invalid category: {e}")),
+    };
+    let mut stored = ScoringRecord {
+        version: SCORING_RECORD_VERSION,
         status: result.status,
         reason: result.reason.clone(),
         exam_score: result.exam_score,
-        category: result.category,
+        category,
         extra_high: result.extra_high,
         views: result
             .views
             .iter()
-            .map(|v| StoredView {
+            .map(|v| ViewScore {
                 sop_instance_uid: v.sop_instance_uid.clone(),
-                laterality: v.laterality.code().to_owned(),
-                view: v.view.code().to_owned(),
+                laterality: v.laterality,
+                view: v.view,
                 score: v.score,
-                error: v.error.clone(),
+                error: v.error.as_ref().map(|e| e.to_string()),
             })
             .collect(),
         model: Some(result.model.clone()),

@@ -5,7 +5,9 @@ use granska_archive::StudyRecord;
 use granska_types::Uid;
 use granska_worklist::model::StudyHistory;
 
-use crate::{Action, App, AppError, Caller, StoredScoring, blocking};
+use granska_types::ScoringRecord;
+
+use crate::{Action, App, AppError, Caller, blocking};
 
 /// Everything known about one study.
 #[derive(Debug, Clone)]
@@ -13,7 +15,7 @@ pub struct StudyView {
     /// Received instances, state, completion, attention, scorings as stored.
     pub record: StudyRecord,
     /// Its scorings, oldest first, with when each was recorded (Unix ms).
-    pub scorings: Vec<(StoredScoring, i64)>,
+    pub scorings: Vec<(ScoringRecord, i64)>,
     /// Routings, tasks and outcome, once routed.
     pub history: Option<StudyHistory>,
     /// `(PatientID, PatientName)` of its first instance; only for the admin.
@@ -54,8 +56,7 @@ impl App {
         })
         .await
         .map(|(record, history)| {
-            let scorings =
-                record.scorings.iter().map(|s| (StoredScoring::from_json(&s.result_json), s.at_ms)).collect();
+            let scorings = record.scorings.iter().map(|s| (s.record.clone(), s.at_ms)).collect();
             let patient = with_patient.then(|| {
                 let first = record.instances.first();
                 (first.and_then(|i| i.instance.patient_id.clone()), first.and_then(|i| i.instance.patient_name.clone()))

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use granska_sqlite::Migration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use granska_types::Uid;
+use granska_types::{Laterality, ScoringRecord, Uid, View};
 
 use crate::attention::FailureOutcome;
 use crate::audit::{AuditFilter, AuditRecord};
@@ -22,8 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { name: "0002_attention", sql: include_str!("../migrations/0002_attention.sql") },
 ];
 
-/// The four views of a standard screening exam, as (laterality, view) codes.
-pub const STANDARD_VIEWS: [(&str, &str); 4] = [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")];
+pub use granska_types::STANDARD_VIEWS;
 
 /// Where a study is in assembly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +96,10 @@ pub struct NewInstance {
     pub series_uid: Uid,
     /// SOP Class UID.
     pub sop_class_uid: String,
-    /// `L` or `R`.
-    pub laterality: String,
-    /// `CC`, `MLO`, …
-    pub view: String,
+    /// Which breast.
+    pub laterality: Laterality,
+    /// Which view.
+    pub view: View,
     /// Transfer syntax UID.
     pub transfer_syntax_uid: String,
     /// Patient ID (0010,0020), kept for the admin role only.
@@ -143,18 +142,19 @@ pub enum PutOutcome {
 }
 
 /// One recorded scoring result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScoringRecord {
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedScoring {
     /// The study generation it scored.
     pub generation: i64,
-    /// The result, as JSON.
-    pub result_json: String,
+    /// The result (stored as versioned JSON; a record this build cannot read comes back as an
+    /// unscorable one that says why).
+    pub record: ScoringRecord,
     /// When, Unix ms.
     pub at_ms: i64,
 }
 
 /// Everything the index holds about one study.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StudyRecord {
     /// Study Instance UID.
     pub study_uid: String,
@@ -171,7 +171,7 @@ pub struct StudyRecord {
     /// Its instances, in arrival order.
     pub instances: Vec<InstanceRecord>,
     /// Its scoring results, oldest first.
-    pub scorings: Vec<ScoringRecord>,
+    pub scorings: Vec<RecordedScoring>,
     /// Failed scoring/routing attempts since it was last stored or retried, with the last
     /// reason; `parked` when it needs an admin (state [`StudyState::NeedsAttention`]).
     pub attention: Option<Attention>,
@@ -300,8 +300,8 @@ impl Archive {
                 i.study_uid.as_str(),
                 i.series_uid.as_str(),
                 i.sop_class_uid,
-                i.laterality,
-                i.view,
+                i.laterality.as_str(),
+                i.view.as_str(),
                 i.transfer_syntax_uid,
                 bytes.len() as i64,
                 sha256,
@@ -323,15 +323,15 @@ impl Archive {
         let before = state.as_deref().map(StudyState::parse).transpose()?;
         let completion = match before {
             None | Some(StudyState::Receiving) => {
-                let views: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(DISTINCT laterality || '-' || view) FROM instances
-                         WHERE study_uid = ?1 AND laterality || '-' || view IN ('L-CC', 'L-MLO', 'R-CC', 'R-MLO')",
-                        [i.study_uid.as_str()],
-                        |r| r.get(0),
-                    )
+                let present: Vec<(String, String)> = tx
+                    .prepare("SELECT DISTINCT laterality, view FROM instances WHERE study_uid = ?1")
+                    .and_then(|mut s| s.query_map([i.study_uid.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
                     .ctx("storing an instance")?;
-                (views == 4).then_some(Completion::FourViews)
+                // The one definition of a standard exam (granska-types), not an SQL literal.
+                let four = STANDARD_VIEWS.iter().all(|(l, v)| {
+                    present.iter().any(|(pl, pv)| pl.as_str() == l.as_str() && pv.as_str() == v.as_str())
+                });
+                four.then_some(Completion::FourViews)
             }
             Some(StudyState::Routed) | Some(StudyState::NeedsAttention) => Some(Completion::LateInstance),
             // Already queued: the scorer reads the instances when it starts, and a scoring of
@@ -411,9 +411,10 @@ impl Archive {
         &self,
         study_uid: &str,
         generation: i64,
-        result_json: &str,
+        record: &ScoringRecord,
         now_ms: i64,
     ) -> Result<bool> {
+        let result_json = record.to_json();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("recording a scoring")?;
         tx.execute(
@@ -463,8 +464,8 @@ impl Archive {
                             study_uid: stored_uid(r, 1)?,
                             series_uid: stored_uid(r, 2)?,
                             sop_class_uid: r.get(3)?,
-                            laterality: r.get(4)?,
-                            view: r.get(5)?,
+                            laterality: stored_code(r, 4, Laterality::parse)?,
+                            view: stored_code(r, 5, View::parse)?,
                             transfer_syntax_uid: r.get(6)?,
                             patient_id: r.get(7)?,
                             patient_name: r.get(8)?,
@@ -481,7 +482,11 @@ impl Archive {
             .prepare("SELECT generation, result_json, at FROM scorings WHERE study_uid = ?1 ORDER BY id")
             .and_then(|mut s| {
                 s.query_map([study_uid], |r| {
-                    Ok(ScoringRecord { generation: r.get(0)?, result_json: r.get(1)?, at_ms: r.get(2)? })
+                    Ok(RecordedScoring {
+                        generation: r.get(0)?,
+                        record: ScoringRecord::from_json(&r.get::<_, String>(1)?),
+                        at_ms: r.get(2)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
@@ -525,6 +530,15 @@ impl Archive {
 
 /// A UID column read back; a value that is not a UID (written before ingest validated them)
 /// is reported as a corrupt row rather than guessed at.
+/// A stored vocabulary code (laterality, view); an unknown one is a corrupt row.
+fn stored_code<T>(row: &rusqlite::Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| {
+        let e = Error::Corrupt { what: "laterality or view code", found: text };
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
     let text: String = row.get(column)?;
     Uid::parse(&text)
@@ -555,8 +569,8 @@ impl ArchiveStore for Archive {
         Archive::pending(self)
     }
 
-    fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool> {
-        Archive::record_scoring(self, study_uid, generation, result_json, now_ms)
+    fn record_scoring(&self, study_uid: &str, generation: i64, record: &ScoringRecord, now_ms: i64) -> Result<bool> {
+        Archive::record_scoring(self, study_uid, generation, record, now_ms)
     }
 
     fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {

@@ -34,7 +34,7 @@ pub use blobs::{BlobStore, LocalBlobs, sha256_hex};
 pub use error::{BackendError, Error, Result};
 pub use granska_types::Uid;
 pub use index::{
-    Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, STANDARD_VIEWS, ScoringRecord,
+    Archive, Attention, Completion, InstanceRecord, NewInstance, PutOutcome, RecordedScoring, STANDARD_VIEWS,
     StudyRecord, StudyState,
 };
 pub use maintenance::{CheckReport, Removed};

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use granska_types::ScoringRecord;
+
 use crate::attention::FailureOutcome;
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::error::Result;
@@ -39,7 +41,7 @@ pub trait ArchiveStore: Send + Sync {
     /// Records a scoring result for `generation`. The study becomes `routed` only if no
     /// instance arrived since that generation; returns whether it did (otherwise it stays
     /// `complete` and must be scored again).
-    fn record_scoring(&self, study_uid: &str, generation: i64, result_json: &str, now_ms: i64) -> Result<bool>;
+    fn record_scoring(&self, study_uid: &str, generation: i64, record: &ScoringRecord, now_ms: i64) -> Result<bool>;
 
     /// Everything about one study, or `None` when nothing of it was received.
     fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>>;

@@ -39,54 +39,10 @@ pub enum Profile {
     Lenient,
 }
 
-/// Which breast an image shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Laterality {
-    /// Left breast.
-    #[serde(rename = "L")]
-    Left,
-    /// Right breast.
-    #[serde(rename = "R")]
-    Right,
-}
+pub use granska_types::{Laterality, View};
 
-impl Laterality {
-    /// The DICOM code string, `L` or `R`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Laterality::Left => "L",
-            Laterality::Right => "R",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "L" => Some(Laterality::Left),
-            "R" => Some(Laterality::Right),
-            _ => None,
-        }
-    }
-}
-
-/// Mammographic view (ViewPosition defined terms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-#[allow(missing_docs)] // the variants are the standard's own abbreviations
-pub enum View {
-    Cc,
-    Mlo,
-    Ml,
-    Lm,
-    Lmo,
-    Fb,
-    Sio,
-    Xccl,
-    Xccm,
-    Cv,
-    At,
-}
-
-/// (code, view, SNOMED-RT code, SNOMED CT code, code meaning) for each view.
+/// (code, view, SNOMED-RT code, SNOMED CT code, code meaning) for each view: how a
+/// ViewCodeSequence entry names a view when ViewPosition is absent.
 const VIEWS: &[(&str, View, &str, &str, &str)] = &[
     ("CC", View::Cc, "R-10242", "399162004", "cranio-caudal"),
     ("MLO", View::Mlo, "R-10226", "399368009", "medio-lateral oblique"),
@@ -101,26 +57,19 @@ const VIEWS: &[(&str, View, &str, &str, &str)] = &[
     ("AT", View::At, "", "", "axillary tail"),
 ];
 
-impl View {
-    /// The ViewPosition code string, e.g. `MLO`.
-    pub fn code(self) -> &'static str {
-        VIEWS.iter().find(|v| v.1 == self).map(|v| v.0).unwrap_or("?")
-    }
+/// The view a ViewCodeSequence entry (code value or meaning) names.
+fn view_from_coded_entry(value: &str, meaning: &str) -> Option<View> {
+    let value = value.trim();
+    let meaning = meaning.trim().to_ascii_lowercase();
+    VIEWS
+        .iter()
+        .find(|v| (!value.is_empty() && (v.2 == value || v.3 == value)) || (!meaning.is_empty() && v.4 == meaning))
+        .map(|v| v.1)
+}
 
-    /// Parse a ViewPosition code string.
-    pub fn from_code(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_uppercase();
-        VIEWS.iter().find(|v| v.0 == s).map(|v| v.1)
-    }
-
-    fn from_coded_entry(value: &str, meaning: &str) -> Option<Self> {
-        let value = value.trim();
-        let meaning = meaning.trim().to_ascii_lowercase();
-        VIEWS
-            .iter()
-            .find(|v| (!value.is_empty() && (v.2 == value || v.3 == value)) || (!meaning.is_empty() && v.4 == meaning))
-            .map(|v| v.1)
-    }
+/// A laterality code string (padding tolerated).
+fn laterality_code(text: &str) -> Option<Laterality> {
+    Laterality::parse(text.trim())
 }
 
 /// Photometric interpretation of the stored values.
@@ -447,7 +396,7 @@ pub(crate) fn extract(obj: &InMemDicomObject, ts_uid: &str, profile: Profile) ->
 
 fn laterality(r: &Reader<'_>, profile: Profile, inferred: &mut Vec<String>) -> Result<Laterality, ErrorKind> {
     if let Some(s) = r.str(tags::IMAGE_LATERALITY) {
-        return Laterality::parse(&s).ok_or_else(|| ErrorKind::Invalid {
+        return laterality_code(&s).ok_or_else(|| ErrorKind::Invalid {
             attr: attr!(IMAGE_LATERALITY),
             expected: "L or R".to_owned(),
             found: s.into_owned(),
@@ -456,7 +405,7 @@ fn laterality(r: &Reader<'_>, profile: Profile, inferred: &mut Vec<String>) -> R
     if profile == Profile::Lenient
         && let Some(s) = r.str(tags::LATERALITY)
     {
-        let lat = Laterality::parse(&s).ok_or_else(|| ErrorKind::Invalid {
+        let lat = laterality_code(&s).ok_or_else(|| ErrorKind::Invalid {
             attr: attr!(LATERALITY),
             expected: "L or R".to_owned(),
             found: s.clone().into_owned(),
@@ -488,7 +437,7 @@ fn view(r: &Reader<'_>, profile: Profile, inferred: &mut Vec<String>) -> Result<
         let ir = Reader(item);
         let value = ir.str(tags::CODE_VALUE).unwrap_or_default();
         let meaning = ir.str(tags::CODE_MEANING).unwrap_or_default();
-        if let Some(v) = View::from_coded_entry(&value, &meaning) {
+        if let Some(v) = view_from_coded_entry(&value, &meaning) {
             inferred.push(format!("view {} from ViewCodeSequence (0054,0220) code {value}", v.code()));
             return Ok(v);
         }

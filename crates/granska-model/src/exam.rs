@@ -21,8 +21,35 @@ pub struct ViewInput {
     pub source: String,
     /// Its metadata (the header parsed; needed to place the view in the exam).
     pub meta: MammoMeta,
-    /// Decoded pixels, or why decoding failed.
-    pub pixels: Result<PixelArray, String>,
+    /// Decoded pixels, or why reading or decoding failed.
+    pub pixels: Result<PixelArray, granska_dicom::Error>,
+}
+
+/// Why one view was not scored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ViewError {
+    /// A For Processing image whose view also has a For Presentation image: the latter is
+    /// scored (this is no failure, and not reported as one).
+    #[error("For Processing image not scored: a For Presentation image of this view is present")]
+    SupersededForProcessing,
+    /// Reading or decoding the pixels failed.
+    #[error("pixels could not be decoded: {0}")]
+    Decode(String),
+    /// Preprocessing failed.
+    #[error("preprocessing failed: {0}")]
+    Preprocess(String),
+    /// Preprocessing hit a defect (a panic) on this image; only this view is lost.
+    #[error("preprocessing failed: internal error (panic) on this image")]
+    PreprocessPanic,
+    /// ONNX Runtime failed on the batch holding this view.
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+impl Serialize for ViewError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 pub use granska_types::ExamStatus;
@@ -40,7 +67,7 @@ pub struct ViewResult {
     pub score: Option<f64>,
     /// Why the view was not scored.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<ViewError>,
     /// Where the instance came from.
     pub source: String,
 }
@@ -96,13 +123,7 @@ pub struct ExamResult {
     pub timings_ms: Timings,
 }
 
-/// The four views of a standard screening exam.
-pub const STANDARD_VIEWS: [(Laterality, View); 4] = [
-    (Laterality::Left, View::Cc),
-    (Laterality::Left, View::Mlo),
-    (Laterality::Right, View::Cc),
-    (Laterality::Right, View::Mlo),
-];
+pub use granska_types::STANDARD_VIEWS;
 
 /// Per-breast scores and the exam score of scored views, by the model's aggregation rules:
 /// each breast's scored views give its score (`breast`: max or mean), and the scored breasts
@@ -167,10 +188,9 @@ impl Scorer {
             let processing = v.meta.presentation_intent == Some(PresentationIntent::ForProcessing);
             match &v.pixels {
                 _ if processing && presentation(v.meta.laterality, v.meta.view) => {
-                    r.error =
-                        Some("For Processing image not scored: a For Presentation image of this view is present".into())
+                    r.error = Some(ViewError::SupersededForProcessing)
                 }
-                Err(e) => r.error = Some(format!("pixels could not be decoded: {e}")),
+                Err(e) => r.error = Some(ViewError::Decode(e.to_string())),
                 // A defect on one view's odd input costs that view only, never the exam.
                 Ok(px) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     preprocess(&v.meta, px, &card.preprocess, card.input.height(), card.input.width())
@@ -179,8 +199,8 @@ impl Scorer {
                         slots.push(results.len());
                         tensors.push(p.tensor);
                     }
-                    Ok(Err(e)) => r.error = Some(format!("preprocessing failed: {e}")),
-                    Err(_) => r.error = Some("preprocessing failed: internal error (panic) on this image".into()),
+                    Ok(Err(e)) => r.error = Some(ViewError::Preprocess(e.to_string())),
+                    Err(_) => r.error = Some(ViewError::PreprocessPanic),
                 },
             }
             results.push(r);
@@ -198,7 +218,7 @@ impl Scorer {
                 }
                 Err(e) => {
                     for slot in &slots {
-                        results[*slot].error = Some(format!("inference failed: {e}"));
+                        results[*slot].error = Some(ViewError::Inference(e.to_string()));
                     }
                 }
             }
@@ -217,7 +237,11 @@ impl Scorer {
             if of_view.is_empty() {
                 problems.push(format!("{label} missing"));
             } else if of_view.iter().all(|v| v.score.is_none()) {
-                let why = of_view.iter().filter_map(|v| v.error.as_deref()).collect::<Vec<_>>().join("; ");
+                let why = of_view
+                    .iter()
+                    .filter_map(|v| v.error.as_ref().map(|e| e.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 problems.push(format!("{label} not scored ({why})"));
             }
         }
@@ -225,13 +249,13 @@ impl Scorer {
         for v in views.iter().filter(|v| v.score.is_none()) {
             let standard = STANDARD_VIEWS.contains(&(v.laterality, v.view));
             let covered = views.iter().any(|o| o.laterality == v.laterality && o.view == v.view && o.score.is_some());
-            if (!standard || covered) && !v.error.as_deref().unwrap_or("").starts_with("For Processing") {
+            if (!standard || covered) && v.error != Some(ViewError::SupersededForProcessing) {
                 problems.push(format!(
                     "{}-{} {} not scored ({})",
                     v.laterality.code(),
                     v.view.code(),
                     v.source,
-                    v.error.as_deref().unwrap_or("")
+                    v.error.as_ref().map(|e| e.to_string()).unwrap_or_default()
                 ));
             }
         }
@@ -268,7 +292,7 @@ mod tests {
             laterality,
             view,
             score,
-            error: score.is_none().then(|| "pixels could not be decoded".into()),
+            error: score.is_none().then(|| ViewError::Decode("test".into())),
             source: "test".into(),
         }
     }

@@ -24,7 +24,7 @@ pub mod preprocess;
 pub use contract::{Model, ModelIdentity, ModelToml};
 pub use engine::{Device, Engine, EngineConfig, EngineInfo};
 pub use error::{Error, PreprocessError};
-pub use exam::{ExamResult, ExamStatus, Scorer, ViewInput};
+pub use exam::{ExamResult, ExamStatus, Scorer, ViewError, ViewInput};
 
 /// The model shipped in the repository, relative to the workspace root.
 pub const SHIPPED_MODEL: &str = "models/granska-phantom-v1";

@@ -1,37 +1,9 @@
 //! What triage reads (an exam's [`Assessment`]) and what it decides ([`Decision`]).
 //!
-//! These are triage's own types, not the model crate's: triage must stay free of I/O and of
-//! ONNX Runtime, and the server converts at the edge.
+//! The vocabulary (category, reading mode, flags) is `granska-types`'; the assessment and the
+//! decision are triage's own: triage stays free of I/O and of ONNX Runtime.
 
-use std::fmt;
-
-use crate::Error;
-
-/// A calibrated risk category, 1 (lowest) to 10 (highest); each holds ~10 % of a screening
-/// population by construction of the model's calibration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Category(u8);
-
-impl Category {
-    /// The highest category.
-    pub const MAX: Category = Category(10);
-
-    /// A category, refusing anything outside 1–10.
-    pub fn new(value: u8) -> Result<Self, Error> {
-        if (1..=10).contains(&value) { Ok(Category(value)) } else { Err(Error::Category(value)) }
-    }
-
-    /// The number, 1–10.
-    pub fn get(self) -> u8 {
-        self.0
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+pub use granska_types::Category;
 
 /// An exam's scoring result, as triage needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,95 +27,7 @@ pub enum Assessment {
     },
 }
 
-/// How many independent screening reads an exam gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ReadingMode {
-    /// One radiologist (with the AI as the other reader).
-    Single,
-    /// Two independent, blinded radiologists; discordant reads go to consensus.
-    Double,
-}
-
-impl ReadingMode {
-    /// Screening reads this mode asks for (consensus not counted).
-    pub fn reads(self) -> u32 {
-        match self {
-            ReadingMode::Single => 1,
-            ReadingMode::Double => 2,
-        }
-    }
-
-    /// `single` or `double`, as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadingMode::Single => "single",
-            ReadingMode::Double => "double",
-        }
-    }
-
-    /// Parses [`ReadingMode::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "single" => Some(ReadingMode::Single),
-            "double" => Some(ReadingMode::Double),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ReadingMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A tag on a decision, shown to readers. `ExtraHigh` and `SafetyNet` place the exam first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Flag {
-    /// At or above the model's extra-high-risk cut.
-    ExtraHigh,
-    /// In the normal-triage policy's safety-net band.
-    SafetyNet,
-    /// In the normal-triage policy's lowest band.
-    LikelyNormal,
-    /// Not all standard views were scored.
-    Incomplete,
-    /// No score could be computed.
-    Unscorable,
-}
-
-impl Flag {
-    /// Every flag, in display order.
-    pub const ALL: [Flag; 5] =
-        [Flag::ExtraHigh, Flag::SafetyNet, Flag::LikelyNormal, Flag::Incomplete, Flag::Unscorable];
-
-    /// Kebab-case name, as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flag::ExtraHigh => "extra-high",
-            Flag::SafetyNet => "safety-net",
-            Flag::LikelyNormal => "likely-normal",
-            Flag::Incomplete => "incomplete",
-            Flag::Unscorable => "unscorable",
-        }
-    }
-
-    /// Parses [`Flag::as_str`]'s output.
-    pub fn parse(text: &str) -> Option<Self> {
-        Flag::ALL.into_iter().find(|f| f.as_str() == text)
-    }
-
-    /// Whether this flag places the exam ahead of unflagged ones.
-    pub fn places_first(self) -> bool {
-        matches!(self, Flag::ExtraHigh | Flag::SafetyNet)
-    }
-}
-
-impl fmt::Display for Flag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use granska_types::{Flag, ReadingMode};
 
 /// What a policy decided for one exam.
 #[derive(Debug, Clone, PartialEq, Eq)]

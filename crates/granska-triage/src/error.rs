@@ -32,6 +32,6 @@ pub enum Error {
         found: String,
     },
     /// A category outside 1–10.
-    #[error("category must be 1–10, found {0}")]
-    Category(u8),
+    #[error(transparent)]
+    Category(#[from] granska_types::CategoryError),
 }

@@ -4,16 +4,24 @@
 //!
 //! [`private`] holds the one rule for patient data on disk (owner-only modes).
 //!
-//! Today the vocabulary is [`Uid`]: a StudyInstanceUID that passed ingest is a StudyInstanceUID that
-//! routing, GetStudy and CompleteStudy accept (an exam can no longer be stored by one rule and
-//! refused by another).
+//! The vocabulary: [`Uid`] (a StudyInstanceUID that passed ingest is one that routing,
+//! GetStudy and CompleteStudy accept), [`Role`], the exam's [`ExamStatus`], [`Category`] and
+//! [`ModelIdentity`], [`Laterality`], [`View`] and the [`STANDARD_VIEWS`], the reading words
+//! ([`ReadingMode`], [`Flag`], [`TaskKind`], [`TaskState`], [`ReadDecision`], [`OutcomeVia`]),
+//! and the stored [`ScoringRecord`]. Each has one type, converted to text only by serde and
+//! strum (see [`text_names!`]), at an edge or in storage.
 #![warn(missing_docs)]
 
 pub mod auth;
 mod exam;
 pub mod private;
+mod reading;
+mod text;
 mod uid;
+mod view;
 
 pub use auth::Role;
-pub use exam::{ExamStatus, ModelIdentity};
+pub use exam::{ExamStatus, ModelIdentity, SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
+pub use reading::{Category, CategoryError, Flag, OutcomeVia, ReadDecision, ReadingMode, TaskKind, TaskState};
 pub use uid::{MAX_UID_LEN, Uid, UidError};
+pub use view::{Laterality, STANDARD_VIEWS, View};

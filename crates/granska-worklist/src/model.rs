@@ -3,104 +3,18 @@
 //! Nothing here knows SQL; a PostgreSQL store would use the same types.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use granska_triage::{Decision, Flag, PolicyId, ReadingMode};
 
 /// A reading task's id (unique in one store).
 pub type TaskId = i64;
 
-/// A closed set of names stored as text: `as_str`, `parse` and `Display` from one table.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The stored and displayed name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-
-            /// Parses [`Self::as_str`]'s output.
-            pub fn parse(text: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == text)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum! {
-    /// Which read a task is.
-    TaskKind {
-        /// The first (or only) screening read.
-        First = "first",
-        /// The second, independent screening read of a double-read exam.
-        Second = "second",
-        /// The consensus discussion after discordant screening reads.
-        Consensus = "consensus",
-    }
-}
-
-impl TaskKind {
-    /// A screening read (first or second), as opposed to consensus.
-    pub fn is_screening(self) -> bool {
-        !matches!(self, TaskKind::Consensus)
-    }
-}
-
-text_enum! {
-    /// Where a task is in its life.
-    TaskState {
-        /// Waiting for a reader.
-        Queued = "queued",
-        /// Held by a reader under a lease.
-        Claimed = "claimed",
-        /// Its read was submitted.
-        Done = "done",
-        /// Superseded by a newer routing before anyone started reading.
-        Cancelled = "cancelled",
-    }
-}
-
-text_enum! {
-    /// A reader's decision on an exam.
-    ReadDecision {
-        /// Recall the woman for assessment.
-        Recall = "recall",
-        /// Normal; no recall.
-        NoRecall = "no-recall",
-    }
-}
-
-text_enum! {
-    /// How a final outcome was reached.
-    OutcomeVia {
-        /// The single read of a single-read exam.
-        Single = "single",
-        /// Two concordant screening reads.
-        Concordant = "concordant",
-        /// The consensus read after discordant screening reads.
-        Consensus = "consensus",
-    }
-}
+pub use granska_types::{OutcomeVia, ReadDecision, TaskKind, TaskState};
 
 /// The scoring status of an exam, as recorded with its routing: the one [`ExamStatus`] of
-/// the vocabulary (`granska-types`).
+/// the vocabulary.
+///
+/// [`ExamStatus`]: granska_types::ExamStatus
 pub use granska_types::ExamStatus as ScoreStatus;
 
 /// Who is asking, and what they may take.

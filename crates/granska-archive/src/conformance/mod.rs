@@ -13,6 +13,7 @@
 //! Behind a feature rather than `#[doc(hidden)]`, so production builds do not compile it.
 
 use crate::{ArchiveStore, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+use granska_types::ScoringRecord;
 
 fn uid(text: &str) -> Uid {
     Uid::parse(text).unwrap()
@@ -28,8 +29,8 @@ fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
         study_uid: uid(study),
         series_uid: uid(&format!("{study}.1")),
         sop_class_uid: "1.2.840.10008.5.1.4.1.1.1.2".into(),
-        laterality: lat.into(),
-        view: view.into(),
+        laterality: granska_types::Laterality::parse(lat).expect("test laterality"),
+        view: granska_types::View::parse(view).expect("test view"),
         transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
         patient_id: Some("PHANTOM-1".into()),
         patient_name: None,
@@ -120,15 +121,15 @@ pub fn four_views_complete_a_study_and_late_instances_reopen_it<A: ArchiveStore>
     let study = archive.study("1.2.3").unwrap().unwrap();
     assert_eq!((study.generation, study.instances.len()), (4, 4));
     // A scoring of generation 4 routes it; a late instance sends it back to be re-scored.
-    assert!(archive.record_scoring("1.2.3", 4, "{}", 3000).unwrap());
+    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 3000).unwrap());
     assert!(archive.pending().unwrap().is_empty());
     let out = archive.put(b"late", &instance("1.2.3.1.9", "L", "XCCL"), 4000).unwrap();
     assert!(matches!(out, PutOutcome::Stored { state: StudyState::Complete, became_complete: true, .. }));
     let study = archive.study("1.2.3").unwrap().unwrap();
     assert_eq!(study.completion.as_deref(), Some("late-instance"));
     // A scoring of an older generation does not route it.
-    assert!(!archive.record_scoring("1.2.3", 4, "{}", 5000).unwrap());
-    assert!(archive.record_scoring("1.2.3", 5, "{}", 5000).unwrap());
+    assert!(!archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
+    assert!(archive.record_scoring("1.2.3", 5, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
     assert_eq!(archive.study("1.2.3").unwrap().unwrap().scorings.len(), 3);
     // Blobs read back and are checked.
     let sha = &study.instances[0].sha256;
@@ -201,7 +202,7 @@ pub fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance<A: Archive
     assert!(archive.study("1.2.3").unwrap().unwrap().attention.is_none());
     // Routing clears what is left of failures under the limit.
     archive.record_failure("1.2.4", "transient", 3, 6000).unwrap();
-    assert!(archive.record_scoring("1.2.4", 4, "{}", 7000).unwrap());
+    assert!(archive.record_scoring("1.2.4", 4, &ScoringRecord::unscorable("test".into()), 7000).unwrap());
     assert!(archive.study("1.2.4").unwrap().unwrap().attention.is_none());
 }
 
@@ -209,7 +210,7 @@ pub fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance<A: Archive
 pub fn removing_an_instance_lets_the_correct_copy_in<A: ArchiveStore>(make: &dyn Fn() -> A) {
     let archive = make();
     four_views(&archive, "1.2.3");
-    assert!(archive.record_scoring("1.2.3", 4, "{}", 200).unwrap());
+    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 200).unwrap());
     // A copy corrupted in transit was stored; the correct copy is refused.
     let err = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 300).unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }));

@@ -15,7 +15,10 @@ fn inputs(broken: &[usize], keep: &[usize]) -> (String, Vec<ViewInput>) {
         .map(|&i| {
             let (_, meta, pixels) = support::view(&exam, i);
             let pixels = if broken.contains(&i) {
-                Err("pixel data too short: 100 bytes, expected 437248".to_string())
+                Err(granska_dicom::Error {
+                    source_name: format!("view{i}.dcm"),
+                    kind: granska_dicom::ErrorKind::PixelDataTooShort { expected: 437248, found: 100 },
+                })
             } else {
                 Ok(pixels)
             };

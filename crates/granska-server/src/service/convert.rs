@@ -1,9 +1,10 @@
 //! Domain → protobuf: the core's typed answers as `granska.v1` messages. Enumerations become
 //! their stored names here (the one place of this edge that turns them into text).
 
-use granska_app::{Change, ClaimedExam, ModelsView, StoredScoring, StudyView, WorklistView};
+use granska_app::{Change, ClaimedExam, ModelsView, StudyView, WorklistView};
 use granska_archive::{Attention, StudyState};
 use granska_proto::v1 as pb;
+use granska_types::ScoringRecord;
 use granska_worklist::model::{NextStep, Routing, SubmitOutcome};
 
 /// A worklist page.
@@ -106,12 +107,12 @@ pub fn attention(a: &Attention) -> pb::Attention {
     }
 }
 
-fn scoring(s: StoredScoring, at_ms: i64) -> pb::ScoringResult {
+fn scoring(s: ScoringRecord, at_ms: i64) -> pb::ScoringResult {
     pb::ScoringResult {
         status: s.status.as_str().into(),
         reason: s.reason.unwrap_or_default(),
         exam_score: s.exam_score,
-        category: s.category.map(u32::from),
+        category: s.category.map(|c| u32::from(c.get())),
         extra_high: s.extra_high,
         model: s.model.map(|m| pb::ModelIdentity { name: m.name, version: m.version, sha256: m.sha256 }),
         views: s
@@ -119,8 +120,8 @@ fn scoring(s: StoredScoring, at_ms: i64) -> pb::ScoringResult {
             .into_iter()
             .map(|v| pb::ViewScore {
                 sop_instance_uid: v.sop_instance_uid,
-                laterality: v.laterality,
-                view: v.view,
+                laterality: v.laterality.as_str().into(),
+                view: v.view.as_str().into(),
                 score: v.score,
                 error: v.error.unwrap_or_default(),
             })
@@ -164,8 +165,8 @@ pub fn study(v: StudyView) -> pb::Study {
             .iter()
             .map(|i| pb::ReceivedView {
                 sop_instance_uid: i.instance.sop_instance_uid.to_string(),
-                laterality: i.instance.laterality.clone(),
-                view: i.instance.view.clone(),
+                laterality: i.instance.laterality.as_str().into(),
+                view: i.instance.view.as_str().into(),
                 transfer_syntax_uid: i.instance.transfer_syntax_uid.clone(),
                 size_bytes: i.size_bytes,
                 received_unix_ms: i.received_ms,

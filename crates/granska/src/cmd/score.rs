@@ -199,13 +199,11 @@ pub fn score_exams(
 }
 
 fn decode_view(path: &Path, meta: &MammoMeta, profile: Profile) -> ViewInput {
-    let pixels = DicomFile::open(path)
-        .and_then(|f| {
-            // The file is read again: it may have changed since grouping.
-            f.mammogram(profile)?;
-            f.pixels()
-        })
-        .map_err(|e| e.to_string());
+    let pixels = DicomFile::open(path).and_then(|f| {
+        // The file is read again: it may have changed since grouping.
+        f.mammogram(profile)?;
+        f.pixels()
+    });
     ViewInput { source: path.display().to_string(), meta: meta.clone(), pixels }
 }
 

@@ -1,0 +1,164 @@
+//! The words of triage and reading: risk category, reading mode, flags, task kind and state, a
+//! reader's decision and how an outcome was reached. Stored and shown by these names.
+
+use serde::{Deserialize, Serialize};
+
+/// A calibrated risk category, 1 (lowest) to 10 (highest); each holds ~10 % of a screening
+/// population by construction of the model's calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Category(u8);
+
+/// A number outside 1–10 offered as a [`Category`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("category must be 1–10, found {0}")]
+pub struct CategoryError(pub u8);
+
+impl Category {
+    /// The highest category.
+    pub const MAX: Category = Category(10);
+
+    /// A category, refusing anything outside 1–10.
+    pub fn new(value: u8) -> Result<Category, CategoryError> {
+        if (1..=10).contains(&value) { Ok(Category(value)) } else { Err(CategoryError(value)) }
+    }
+
+    /// The number, 1–10.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for Category {
+    type Error = CategoryError;
+    fn try_from(value: u8) -> Result<Category, CategoryError> {
+        Category::new(value)
+    }
+}
+
+impl From<Category> for u8 {
+    fn from(c: Category) -> u8 {
+        c.0
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident,)+ }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            strum::Display, strum::EnumString, strum::IntoStaticStr, strum::VariantArray,
+        )]
+        #[serde(rename_all = "kebab-case")]
+        #[strum(serialize_all = "kebab-case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+        crate::text_names!($name);
+    };
+}
+
+vocabulary! {
+    /// How many independent screening reads an exam gets.
+    ReadingMode {
+        /// One radiologist (with the AI as the other reader).
+        Single,
+        /// Two independent, blinded radiologists; discordant reads go to consensus.
+        Double,
+    }
+}
+
+impl ReadingMode {
+    /// Screening reads this mode asks for (consensus not counted).
+    pub fn reads(self) -> u32 {
+        match self {
+            ReadingMode::Single => 1,
+            ReadingMode::Double => 2,
+        }
+    }
+}
+
+vocabulary! {
+    /// A tag on a triage decision, shown to readers. `ExtraHigh` and `SafetyNet` place the exam
+    /// first.
+    Flag {
+        /// At or above the model's extra-high-risk cut.
+        ExtraHigh,
+        /// In the normal-triage policy's safety-net band.
+        SafetyNet,
+        /// In the normal-triage policy's lowest band.
+        LikelyNormal,
+        /// Not all standard views were scored.
+        Incomplete,
+        /// No score could be computed.
+        Unscorable,
+    }
+}
+
+impl Flag {
+    /// Whether this flag places the exam ahead of unflagged ones.
+    pub fn places_first(self) -> bool {
+        matches!(self, Flag::ExtraHigh | Flag::SafetyNet)
+    }
+}
+
+vocabulary! {
+    /// Which read a task is.
+    TaskKind {
+        /// The first (or only) screening read.
+        First,
+        /// The second, independent screening read of a double-read exam.
+        Second,
+        /// The consensus discussion after discordant screening reads.
+        Consensus,
+    }
+}
+
+impl TaskKind {
+    /// A screening read (first or second), as opposed to consensus.
+    pub fn is_screening(self) -> bool {
+        !matches!(self, TaskKind::Consensus)
+    }
+}
+
+vocabulary! {
+    /// Where a task is in its life.
+    TaskState {
+        /// Waiting for a reader.
+        Queued,
+        /// Held by a reader under a lease.
+        Claimed,
+        /// Its read was submitted.
+        Done,
+        /// Superseded by a newer routing before anyone started reading.
+        Cancelled,
+    }
+}
+
+vocabulary! {
+    /// A reader's decision on an exam.
+    ReadDecision {
+        /// Recall the woman for assessment.
+        Recall,
+        /// Normal; no recall.
+        NoRecall,
+    }
+}
+
+vocabulary! {
+    /// How a final outcome was reached.
+    OutcomeVia {
+        /// The single read of a single-read exam.
+        Single,
+        /// Two concordant screening reads.
+        Concordant,
+        /// The consensus read after discordant screening reads.
+        Consensus,
+    }
+}
