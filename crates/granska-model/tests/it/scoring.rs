@@ -74,13 +74,13 @@ fn broken_and_missing_views_make_the_exam_incomplete_or_unscorable() {
         reason: null
         R-MLO undecodable:
         status Incomplete, complete false, has score true, has category true, views [L-CC:scored, L-MLO:scored, R-CC:scored, R-MLO:not scored]
-        reason: R-MLO not scored (pixels could not be decoded: pixel data too short: 100 bytes, expected 437248)
+        reason: R-MLO not scored (pixels could not be decoded: view3.dcm: pixel data too short: rows × columns × samples × frames × bits allocated needs 437248 bytes, found 100)
         R-MLO missing:
         status Incomplete, complete false, has score true, has category true, views [L-CC:scored, L-MLO:scored, R-CC:scored]
         reason: R-MLO missing
         every view undecodable:
         status Unscorable, complete false, has score false, has category false, views [L-CC:not scored, L-MLO:not scored, R-CC:not scored, R-MLO:not scored]
-        reason: no view could be scored: L-CC not scored (pixels could not be decoded: pixel data too short: 100 bytes, expected 437248); L-MLO not scored (pixels could not be decoded: pixel data too short: 100 bytes, expected 437248); R-CC not scored (pixels could not be decoded: pixel data too short: 100 bytes, expected 437248); R-MLO not scored (pixels could not be decoded: pixel data too short: 100 bytes, expected 437248)
+        reason: no view could be scored: L-CC not scored (pixels could not be decoded: view0.dcm: pixel data too short: rows × columns × samples × frames × bits allocated needs 437248 bytes, found 100); L-MLO not scored (pixels could not be decoded: view1.dcm: pixel data too short: rows × columns × samples × frames × bits allocated needs 437248 bytes, found 100); R-CC not scored (pixels could not be decoded: view2.dcm: pixel data too short: rows × columns × samples × frames × bits allocated needs 437248 bytes, found 100); R-MLO not scored (pixels could not be decoded: view3.dcm: pixel data too short: rows × columns × samples × frames × bits allocated needs 437248 bytes, found 100)
     "#]]
     .assert_eq(&report);
 }
