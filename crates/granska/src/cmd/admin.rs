@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use granska_client::pb;
 use granska_types::Role;
-use serde_json::{Value, json};
 
 use super::client::{Connection, runtime, status_error};
+use super::output;
 
 /// `granska attention`
 #[derive(Debug, clap::Args)]
@@ -42,18 +42,6 @@ pub struct RemoveArgs {
     sop_instance_uid: String,
 }
 
-/// One attention record as JSON (shared with `granska study --json`).
-pub fn attention_json(a: &pb::Attention) -> Value {
-    json!({
-        "study_uid": a.study_instance_uid,
-        "attempts": a.attempts,
-        "reason": a.reason,
-        "since_unix_ms": a.since_unix_ms,
-        "last_unix_ms": a.last_unix_ms,
-        "parked": a.parked,
-    })
-}
-
 pub fn attention(args: AttentionArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut client = args.connection.connect(Role::Admin).await?.ingest();
@@ -63,7 +51,8 @@ pub fn attention(args: AttentionArgs) -> anyhow::Result<ExitCode> {
             .map_err(|s| status_error("Ingest.ListNeedsAttention", s))?
             .into_inner();
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&list.studies.iter().map(attention_json).collect::<Vec<_>>())?);
+            let rows: Vec<output::Attention> = list.studies.iter().map(Into::into).collect();
+            println!("{}", output::to_json(&rows)?);
         } else if list.studies.is_empty() {
             println!("no study needs attention");
         } else {

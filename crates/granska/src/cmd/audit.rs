@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use granska_archive::{Archive, ArchiveStore, AuditFilter};
-use serde_json::json;
+
+use super::output;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,25 +35,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let archive = Archive::open(&args.data_dir).with_context(|| format!("cannot open {}", args.data_dir.display()))?;
     let records = archive.audit_records(&AuditFilter { study_uid: args.study, principal: args.principal })?;
     if args.json {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| {
-                json!({"seq": r.seq, "at_unix_ms": r.at_ms, "principal": r.principal, "role": r.role, "action": r.action, "study_uid": r.study_uid, "outcome": r.outcome})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let rows: Vec<output::AuditRow> = records.iter().map(Into::into).collect();
+        println!("{}", output::to_json(&rows)?);
     } else {
         for r in &records {
-            println!(
-                "{:>6} {} {:<14} {:<12} {:<22} {:<40} {}",
-                r.seq,
-                r.at_ms,
-                r.principal,
-                r.role,
-                r.action,
-                r.study_uid.as_deref().unwrap_or("-"),
-                r.outcome
-            );
+            println!("{}", output::audit_line(r));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use granska_client::{Client, pb};
 use granska_types::auth::TokensFile;
-use serde_json::json;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio_stream::StreamExt;
+
+use super::output;
 
 /// `granska load`
 #[derive(Debug, clap::Args)]
@@ -235,7 +238,8 @@ impl Journal {
         };
         Ok(Journal { acked: Mutex::new(open("acked.jsonl")?), submits: Mutex::new(open("submits.jsonl")?) })
     }
-    fn write(file: &Mutex<std::fs::File>, line: serde_json::Value) {
+    fn write(file: &Mutex<std::fs::File>, line: &impl Serialize) {
+        let Ok(line) = output::to_json_line(line) else { return };
         let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
         // One write per line (O_APPEND): a line is whole or absent even if this process dies.
         let _ = f.write_all(format!("{line}\n").as_bytes());
@@ -274,8 +278,15 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
     let rss_mid = runtime.block_on(async {
         let mut tasks = Vec::new();
         for u in 0..args.uploaders {
-            let (server, token, templates, stats, stop, next, journal) =
-                (args.server.clone(), pacs.clone(), templates.clone(), stats.clone(), stop.clone(), next_exam.clone(), journal.clone());
+            let (server, token, templates, stats, stop, next, journal) = (
+                args.server.clone(),
+                pacs.clone(),
+                templates.clone(),
+                stats.clone(),
+                stop.clone(),
+                next_exam.clone(),
+                journal.clone(),
+            );
             let corrupt_percent = args.corrupt_percent;
             tasks.push(tokio::spawn(async move {
                 let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.ingest();
@@ -296,12 +307,20 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
                         let chunks: Vec<pb::UploadChunk> = pending
                             .iter()
                             .flat_map(|&v| {
-                                let parts: Vec<&[u8]> = if files[v].is_empty() { vec![&[][..]] } else { files[v].chunks(1 << 20).collect() };
+                                let parts: Vec<&[u8]> = if files[v].is_empty() {
+                                    vec![&[][..]]
+                                } else {
+                                    files[v].chunks(1 << 20).collect()
+                                };
                                 let last = parts.len() - 1;
                                 parts
                                     .into_iter()
                                     .enumerate()
-                                    .map(move |(i, p)| pb::UploadChunk { instance_ref: format!("{n}-{v}"), data: p.to_vec(), last: i == last })
+                                    .map(move |(i, p)| pb::UploadChunk {
+                                        instance_ref: format!("{n}-{v}"),
+                                        data: p.to_vec(),
+                                        last: i == last,
+                                    })
                                     .collect::<Vec<_>>()
                             })
                             .collect();
@@ -316,30 +335,42 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
                         }
                         .await;
                         let backoff = {
-                        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                        match outcome {
-                            Ok(answered) => {
-                                s.latency("upload", t.elapsed().as_secs_f64());
-                                for r in answered {
-                                    let v: usize = r.instance_ref.rsplit('-').next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
-                                    pending.retain(|&p| p != v);
-                                    match r.rejection {
-                                        None => {
-                                            s.count(if r.outcome == pb::instance_result::Outcome::Duplicate as i32 { "duplicate" } else { "stored" }, 1);
-                                            if let Some(j) = &journal {
-                                                Journal::write(&j.acked, json!({"sop": r.sop_instance_uid, "study": r.study_instance_uid, "sha256": r.sha256}));
+                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                            match outcome {
+                                Ok(answered) => {
+                                    s.latency("upload", t.elapsed().as_secs_f64());
+                                    for r in answered {
+                                        let v: usize = r
+                                            .instance_ref
+                                            .rsplit('-')
+                                            .next()
+                                            .and_then(|x| x.parse().ok())
+                                            .unwrap_or(usize::MAX);
+                                        pending.retain(|&p| p != v);
+                                        match r.rejection {
+                                            None => {
+                                                s.count(
+                                                    if r.outcome == pb::instance_result::Outcome::Duplicate as i32 {
+                                                        "duplicate"
+                                                    } else {
+                                                        "stored"
+                                                    },
+                                                    1,
+                                                );
+                                                if let Some(j) = &journal {
+                                                    Journal::write(&j.acked, &output::AckedLine::from(&r));
+                                                }
                                             }
+                                            Some(_) => s.count("rejected", 1),
                                         }
-                                        Some(_) => s.count("rejected", 1),
                                     }
+                                    false
                                 }
-                                false
+                                Err(status) => {
+                                    s.error("upload", &status);
+                                    true
+                                }
                             }
-                            Err(status) => {
-                                s.error("upload", &status);
-                                true
-                            }
-                        }
                         };
                         if backoff {
                             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -351,7 +382,8 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
             }));
         }
         for (r, token) in readers.iter().enumerate() {
-            let (server, token, stats, stop, journal) = (args.server.clone(), token.clone(), stats.clone(), stop.clone(), journal.clone());
+            let (server, token, stats, stop, journal) =
+                (args.server.clone(), token.clone(), stats.clone(), stop.clone(), journal.clone());
             tasks.push(tokio::spawn(async move {
                 let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.worklist();
                 let mut rng = Rng(0xBEEF ^ r as u64);
@@ -361,7 +393,10 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
                     let claimed = client.claim_next(pb::ClaimNextRequest {}).await;
                     let task = match claimed {
                         Ok(c) => {
-                            stats.lock().unwrap_or_else(|p| p.into_inner()).latency("claim_next", t.elapsed().as_secs_f64());
+                            stats
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .latency("claim_next", t.elapsed().as_secs_f64());
                             c.into_inner().task
                         }
                         Err(status) => {
@@ -377,34 +412,58 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
                     };
                     seq += 1;
                     let request_id = format!("load-{r}-{seq}-{}", rng.next());
-                    let decision = if rng.below(10) == 0 { pb::submit_read_request::Decision::Recall } else { pb::submit_read_request::Decision::NoRecall };
+                    let decision = if rng.below(10) == 0 {
+                        pb::submit_read_request::Decision::Recall
+                    } else {
+                        pb::submit_read_request::Decision::NoRecall
+                    };
                     // Retry the submit with the same request id until it is answered: idempotent.
                     loop {
                         let t = Instant::now();
                         let submitted = client
-                            .submit_read(pb::SubmitReadRequest { task_id: task.task_id, decision: decision as i32, note: String::new(), request_id: request_id.clone() })
+                            .submit_read(pb::SubmitReadRequest {
+                                task_id: task.task_id,
+                                decision: decision as i32,
+                                note: String::new(),
+                                request_id: request_id.clone(),
+                            })
                             .await;
                         let retry = {
-                        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                        match submitted {
-                            Ok(_) => {
-                                s.latency("submit_read", t.elapsed().as_secs_f64());
-                                s.count("reads", 1);
-                                if let Some(j) = &journal {
-                                    Journal::write(&j.submits, json!({"task_id": task.task_id, "study": task.study_instance_uid, "request_id": request_id}));
+                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+                            match submitted {
+                                Ok(_) => {
+                                    s.latency("submit_read", t.elapsed().as_secs_f64());
+                                    s.count("reads", 1);
+                                    if let Some(j) = &journal {
+                                        Journal::write(
+                                            &j.submits,
+                                            &output::SubmitLine {
+                                                task_id: task.task_id,
+                                                study: task.study_instance_uid.clone(),
+                                                request_id: request_id.clone(),
+                                            },
+                                        );
+                                    }
+                                    false
                                 }
-                                false
+                                Err(status)
+                                    if matches!(
+                                        status.code(),
+                                        tonic::Code::Unavailable
+                                            | tonic::Code::Unknown
+                                            | tonic::Code::Cancelled
+                                            | tonic::Code::DeadlineExceeded
+                                    ) && !stop.load(Ordering::Relaxed) =>
+                                {
+                                    s.error("submit_read", &status);
+                                    true
+                                }
+                                Err(status) => {
+                                    // e.g. the lease expired while the server was down: not a loss.
+                                    s.error("submit_read", &status);
+                                    false
+                                }
                             }
-                            Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded) && !stop.load(Ordering::Relaxed) => {
-                                s.error("submit_read", &status);
-                                true
-                            }
-                            Err(status) => {
-                                // e.g. the lease expired while the server was down: not a loss.
-                                s.error("submit_read", &status);
-                                false
-                            }
-                        }
                         };
                         if !retry {
                             break;
@@ -428,7 +487,7 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let rss_end = args.server_pid.and_then(rss_mb);
     let stats = stats.lock().unwrap_or_else(|p| p.into_inner());
-    let mut ops = serde_json::Map::new();
+    let mut ops = BTreeMap::new();
     println!("{:<12} {:>8} {:>10} {:>10} {:>10} {:>10}", "op", "calls", "per s", "p50 ms", "p99 ms", "max ms");
     for (op, lat) in &stats.latencies {
         let mut sorted = lat.clone();
@@ -440,30 +499,39 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
             sorted.len(),
             sorted.len() as f64 / seconds
         );
-        ops.insert((*op).into(), json!({"calls": sorted.len(), "per_s": sorted.len() as f64 / seconds, "p50_ms": p50, "p99_ms": p99, "max_ms": max}));
+        ops.insert(
+            (*op).to_owned(),
+            output::OpLatency {
+                calls: sorted.len(),
+                per_s: sorted.len() as f64 / seconds,
+                p50_ms: p50,
+                p99_ms: p99,
+                max_ms: max,
+            },
+        );
     }
     println!("counts: {:?}", stats.counts);
     println!("errors: {:?}", stats.errors);
     if args.server_pid.is_some() {
         println!("server RSS MB: start {rss_start:?}, middle {rss_mid:?}, end {rss_end:?}");
     }
-    let report = json!({
-        "seconds": seconds,
-        "uploaders": args.uploaders,
-        "readers": args.readers,
-        "corrupt_percent": args.corrupt_percent,
-        "ops": ops,
-        "counts": stats.counts,
-        "errors": stats.errors,
-        "rss_mb": {"start": rss_start, "middle": rss_mid, "end": rss_end},
-    });
+    let report = output::LoadReport {
+        seconds,
+        uploaders: args.uploaders,
+        readers: args.readers,
+        corrupt_percent: args.corrupt_percent,
+        ops,
+        counts: stats.counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        errors: stats.errors.clone(),
+        rss_mb: output::RssSamples { start: rss_start, middle: rss_mid, end: rss_end },
+    };
     if let Some(path) = &args.json_out {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        std::fs::write(path, output::to_json(&report)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_jsonl(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+fn read_jsonl<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     // A line cut by a kill of the load driver itself is not a record.
     Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
@@ -472,14 +540,11 @@ fn read_jsonl(path: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let tokens = tokens(&args.tokens)?;
     let admin = tokens.tokens.iter().find(|t| t.role == "admin").context("no admin token")?.token.clone();
-    let acked = read_jsonl(&args.journal.join("acked.jsonl"))?;
-    let submits = read_jsonl(&args.journal.join("submits.jsonl"))?;
+    let acked: Vec<output::AckedLine> = read_jsonl(&args.journal.join("acked.jsonl"))?;
+    let submits: Vec<output::SubmitLine> = read_jsonl(&args.journal.join("submits.jsonl"))?;
     let mut by_study: HashMap<String, BTreeSet<String>> = HashMap::new();
     for a in &acked {
-        by_study
-            .entry(a["study"].as_str().unwrap_or_default().to_owned())
-            .or_default()
-            .insert(a["sop"].as_str().unwrap_or_default().to_owned());
+        by_study.entry(a.study.clone()).or_default().insert(a.sop.clone());
     }
     let runtime = super::client::runtime()?;
     runtime.block_on(async move {
@@ -523,7 +588,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         let mut reads_found = 0u64;
         for sub in &submits {
-            let (task, study) = (sub["task_id"].as_i64().unwrap_or(-1), sub["study"].as_str().unwrap_or_default());
+            let (task, study) = (sub.task_id, sub.study.as_str());
             let s = match studies.get(study) {
                 Some(s) => s.clone(),
                 None => client.get_study(pb::GetStudyRequest { study_instance_uid: study.to_owned() }).await?.into_inner(),

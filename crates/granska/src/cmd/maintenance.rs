@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use granska_app::maintenance;
-use serde_json::json;
 
 /// `granska backup`
 #[derive(Debug, clap::Args)]
@@ -87,14 +86,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("cannot check {}", args.data_dir.display()))?;
     bar.finish_and_clear();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "instances_ok": report.instances_ok,
-                "problems": report.problems,
-                "orphan_blobs": report.orphan_blobs,
-            }))?
-        );
+        println!("{}", super::output::to_json(&super::output::Check::from(&report))?);
     } else {
         for p in &report.problems {
             println!("problem: {p}");

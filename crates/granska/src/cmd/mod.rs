@@ -7,6 +7,7 @@ pub mod decode;
 pub mod inspect;
 pub mod load;
 pub mod maintenance;
+pub mod output;
 pub mod phantom;
 pub mod push;
 pub mod reading;

@@ -12,6 +12,7 @@ use granska_client::{UploadEvent, UploadSummary, pb};
 use granska_types::Role;
 
 use super::client::{Connection, runtime};
+use super::output::PushLine;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -107,69 +108,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     })
-}
-
-/// One `--json` line: an instance's result (the documented JSON Lines output of `push`).
-#[derive(Debug, serde::Serialize)]
-pub struct PushLine {
-    /// The file sent.
-    pub file: String,
-    /// stored | duplicate | rejected
-    pub outcome: &'static str,
-    /// Its SOPInstanceUID, when the header could be read.
-    pub sop_instance_uid: String,
-    /// Its StudyInstanceUID, when the header could be read.
-    pub study_uid: String,
-    /// Bytes sent.
-    pub size_bytes: u64,
-    /// sha256 of the bytes, when stored.
-    pub sha256: String,
-    /// Why it was refused.
-    pub rejection: Option<PushRejection>,
-}
-
-/// The `rejection` of a [`PushLine`].
-#[derive(Debug, serde::Serialize)]
-pub struct PushRejection {
-    /// gRPC code name, e.g. `INVALID_ARGUMENT`.
-    pub code: String,
-    /// One line.
-    pub message: String,
-    /// The offending fields.
-    pub field_violations: Vec<Violation>,
-}
-
-/// One field violation.
-#[derive(Debug, serde::Serialize)]
-pub struct Violation {
-    /// The field (a DICOM attribute, a tag, or an upload field).
-    pub field: String,
-    /// What is wrong with it.
-    pub description: String,
-}
-
-impl From<&pb::InstanceResult> for PushLine {
-    fn from(r: &pb::InstanceResult) -> PushLine {
-        PushLine {
-            file: r.instance_ref.clone(),
-            outcome: match pb::instance_result::Outcome::try_from(r.outcome) {
-                Ok(pb::instance_result::Outcome::Stored) => "stored",
-                Ok(pb::instance_result::Outcome::Duplicate) => "duplicate",
-                _ => "rejected",
-            },
-            sop_instance_uid: r.sop_instance_uid.clone(),
-            study_uid: r.study_instance_uid.clone(),
-            size_bytes: r.size_bytes,
-            sha256: r.sha256.clone(),
-            rejection: r.rejection.as_ref().map(|x| PushRejection {
-                code: x.code.clone(),
-                message: x.message.clone(),
-                field_violations: x
-                    .field_violations
-                    .iter()
-                    .map(|v| Violation { field: v.field.clone(), description: v.description.clone() })
-                    .collect(),
-            }),
-        }
-    }
 }

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use granska_client::pb;
 use granska_types::Role;
-use serde_json::{Value, json};
 
 use super::client::{Connection, runtime, status_error};
+use super::output;
 
 #[derive(Debug, clap::Args)]
 pub struct WorklistArgs {
@@ -19,26 +19,6 @@ pub struct WorklistArgs {
     /// Most exams to list.
     #[arg(long, default_value_t = 50)]
     limit: usize,
-}
-
-fn entry_json(e: &pb::WorklistEntry) -> Value {
-    json!({
-        "study_uid": e.study_instance_uid,
-        "status": e.status,
-        "category": e.category,
-        "reading_mode": e.reading_mode,
-        "flags": e.flags,
-        "reason": (!e.reason.is_empty()).then_some(&e.reason),
-        "overdue": e.overdue,
-        "waiting_since_unix_ms": e.waiting_since_unix_ms,
-        "tasks": e.tasks.iter().map(|t| json!({
-            "task_id": t.task_id,
-            "kind": t.kind,
-            "state": t.state,
-            "held_by_you": t.held_by_you,
-            "available_to_you": t.available_to_you,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 pub fn worklist(args: WorklistArgs) -> anyhow::Result<ExitCode> {
@@ -61,7 +41,8 @@ pub fn worklist(args: WorklistArgs) -> anyhow::Result<ExitCode> {
         }
         entries.truncate(args.limit);
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&entries.iter().map(entry_json).collect::<Vec<_>>())?);
+            let rows: Vec<output::WorklistEntry> = entries.iter().map(Into::into).collect();
+            println!("{}", output::to_json(&rows)?);
             return Ok(ExitCode::SUCCESS);
         }
         if entries.is_empty() {
@@ -135,23 +116,6 @@ enum ReadAction {
     },
 }
 
-fn claimed_json(t: &pb::ClaimedTask) -> Value {
-    json!({
-        "task_id": t.task_id,
-        "study_uid": t.study_instance_uid,
-        "kind": t.kind,
-        "lease_expires_unix_ms": t.lease_expires_unix_ms,
-        "resumed": t.resumed,
-        "status": t.status,
-        "category": t.category,
-        "reading_mode": t.reading_mode,
-        "flags": t.flags,
-        "reason": (!t.reason.is_empty()).then_some(&t.reason),
-        "sop_instance_uids": t.sop_instance_uids,
-        "prior_reads": t.prior_reads.iter().map(|r| json!({"kind": r.kind, "reader": r.reader, "decision": r.decision, "note": r.note})).collect::<Vec<_>>(),
-    })
-}
-
 fn random_request_id() -> String {
     granska_client::new_request_id()
 }
@@ -168,7 +132,7 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                     .into_inner()
                     .task;
                 match (&task, json) {
-                    (Some(t), true) => println!("{}", serde_json::to_string_pretty(&claimed_json(t))?),
+                    (Some(t), true) => println!("{}", output::to_json(&output::ClaimedTask::from(t))?),
                     (None, true) => println!("null"),
                     (Some(t), false) => {
                         println!(
@@ -214,14 +178,7 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                     .map_err(|s| status_error("Worklist.SubmitRead", s))?
                     .into_inner();
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&json!({
-                            "duplicate": r.duplicate, "next": r.next,
-                            "outcome": (!r.outcome.is_empty()).then_some(&r.outcome),
-                            "outcome_via": (!r.outcome_via.is_empty()).then_some(&r.outcome_via),
-                        }))?
-                    );
+                    println!("{}", output::to_json(&output::Submitted::from(&r))?);
                 } else {
                     match r.next.as_str() {
                         "final" => println!("read submitted; final outcome: {} ({})", r.outcome, r.outcome_via),
@@ -255,19 +212,6 @@ pub struct StudyArgs {
     study_uid: String,
 }
 
-fn scoring_json(s: &pb::ScoringResult) -> Value {
-    json!({
-        "status": s.status,
-        "reason": (!s.reason.is_empty()).then_some(&s.reason),
-        "exam_score": s.exam_score,
-        "category": s.category,
-        "extra_high": s.extra_high,
-        "model": s.model.as_ref().map(|m| json!({"name": m.name, "version": m.version, "sha256": m.sha256})),
-        "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "score": v.score, "error": (!v.error.is_empty()).then_some(&v.error)})).collect::<Vec<_>>(),
-        "scored_unix_ms": s.scored_unix_ms,
-    })
-}
-
 pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let mut client = args.connection.connect(Role::Researcher).await?.ingest();
@@ -276,27 +220,16 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|s| status_error("Ingest.GetStudy", s))?
             .into_inner();
-        let value = json!({
-            "study_uid": s.study_instance_uid,
-            "state": s.state,
-            "complete": s.complete,
-            "completion": s.completion,
-            "views": s.views.iter().map(|v| json!({"sop_instance_uid": v.sop_instance_uid, "laterality": v.laterality, "view": v.view, "transfer_syntax_uid": v.transfer_syntax_uid, "size_bytes": v.size_bytes, "received_unix_ms": v.received_unix_ms})).collect::<Vec<_>>(),
-            "scoring": s.scoring.as_ref().map(scoring_json),
-            "superseded_scorings": s.superseded_scorings.iter().map(scoring_json).collect::<Vec<_>>(),
-            "routing": s.routing.as_ref().map(|r| json!({"reading_mode": r.reading_mode, "flags": r.flags, "reason": (!r.reason.is_empty()).then_some(&r.reason), "policy": format!("{} v{}", r.policy_name, r.policy_version), "decided_unix_ms": r.decided_unix_ms})),
-            "reading": s.reading.as_ref().map(|r| json!({
-                "tasks": r.tasks.iter().map(|t| json!({"task_id": t.task_id, "kind": t.kind, "state": t.state})).collect::<Vec<_>>(),
-                "outcome": (!r.outcome.is_empty()).then_some(&r.outcome),
-                "outcome_via": (!r.outcome_via.is_empty()).then_some(&r.outcome_via),
-            })),
-            "patient": s.patient.as_ref().map(|p| json!({"patient_id": p.patient_id, "patient_name": p.patient_name})),
-            "attention": s.attention.as_ref().map(super::admin::attention_json),
-        });
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            println!("{}", output::to_json(&output::Study::from(&s))?);
         } else {
-            println!("study {} — {} ({} views{})", s.study_instance_uid, s.state, s.views.len(), if s.completion.is_empty() { String::new() } else { format!(", complete: {}", s.completion) });
+            println!(
+                "study {} — {} ({} views{})",
+                s.study_instance_uid,
+                s.state,
+                s.views.len(),
+                if s.completion.is_empty() { String::new() } else { format!(", complete: {}", s.completion) }
+            );
             for v in &s.views {
                 println!("  {}-{:<5} {}", v.laterality, v.view, v.sop_instance_uid);
             }
@@ -311,19 +244,38 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(r) = &s.routing {
-                println!("routing: {} reading ({} v{}){}", r.reading_mode, r.policy_name, r.policy_version, if r.flags.is_empty() { String::new() } else { format!(", flags {}", r.flags.join(",")) });
+                println!(
+                    "routing: {} reading ({} v{}){}",
+                    r.reading_mode,
+                    r.policy_name,
+                    r.policy_version,
+                    if r.flags.is_empty() { String::new() } else { format!(", flags {}", r.flags.join(",")) }
+                );
             }
             if let Some(a) = &s.attention {
                 println!(
                     "{}: {} failed attempt(s), last: {}",
-                    if a.parked { "NEEDS ATTENTION (not retried until `granska retry` or a new instance)" } else { "failing" },
+                    if a.parked {
+                        "NEEDS ATTENTION (not retried until `granska retry` or a new instance)"
+                    } else {
+                        "failing"
+                    },
                     a.attempts,
                     a.reason
                 );
             }
             if let Some(r) = &s.reading {
-                let tasks: Vec<String> = r.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
-                println!("reading: {}{}", tasks.join(" "), if r.outcome.is_empty() { String::new() } else { format!(" → {} ({})", r.outcome, r.outcome_via) });
+                let tasks: Vec<String> =
+                    r.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
+                println!(
+                    "reading: {}{}",
+                    tasks.join(" "),
+                    if r.outcome.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" → {} ({})", r.outcome, r.outcome_via)
+                    }
+                );
             }
         }
         Ok(ExitCode::SUCCESS)

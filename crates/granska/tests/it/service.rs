@@ -211,7 +211,14 @@ fn quickstart_serve_push_worklist_read() {
             _ => "admin",
         };
         assert_eq!(r["principal"], expected, "{r}");
+        // Both forms of the time: Unix ms for programs, RFC 3339 UTC beside it.
+        assert!(r["at_unix_ms"].as_i64().unwrap() > 0, "{r}");
+        assert!(r["at_rfc3339"].as_str().unwrap().ends_with('Z'), "{r}");
     }
+    // The table for a person shows the same RFC 3339 times.
+    let table = run_ok(&["audit", "--data-dir", data.to_str().unwrap(), "--study", &study]);
+    let first = audit.as_array().unwrap()[0]["at_rfc3339"].as_str().unwrap();
+    assert!(table.lines().next().unwrap().contains(first), "{table}");
 
     // Metrics.
     let mut conn = std::net::TcpStream::connect(&metrics).unwrap();
