@@ -42,11 +42,11 @@ fn logs_to_a_pipe_are_plain_text() {
     let output = serve_that_warns(None);
     let err = stderr(&output);
     assert!(!output.status.success(), "serve with profile bogus succeeded: {err}");
+    assert!(!err.contains("\x1b["), "ANSI escapes in logs to a pipe: {err:?}");
     let warning = err.lines().find(|l| l.contains("patient data readable by group or others"));
     let warning = warning.unwrap_or_else(|| panic!("no warning about the data directory: {err}"));
     assert!(warning.contains(" WARN "), "{warning}");
     assert!(warning.contains("mode=\"755\""), "fields are key=value: {warning}");
-    assert!(!err.contains("\x1b["), "ANSI escapes in logs to a pipe: {err:?}");
     assert!(err.contains("ingest.profile must be strict or lenient"), "{err}");
     // `text` is the default, spelt out.
     let explicit = serve_that_warns(Some("text"));
