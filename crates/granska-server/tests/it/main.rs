@@ -2,6 +2,7 @@
 //! sockets, the real shipped model and SQLite.
 
 mod e2e;
+mod grpcurl;
 mod hostile;
 mod ingest;
 mod permissions;

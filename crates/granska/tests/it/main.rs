@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod inspect_decode;
+mod logs;
 mod research;
 mod score;
 mod service;
