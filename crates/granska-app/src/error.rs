@@ -35,8 +35,8 @@ pub enum AppError {
         field: Option<String>,
         /// Unreadable or not conformant.
         problem: InstanceProblem,
-        /// The validator's finding.
-        kind: granska_dicom::ErrorKind,
+        /// The validator's finding (boxed: it is large, and errors travel by value).
+        kind: Box<granska_dicom::ErrorKind>,
     },
     /// A configured limit refused the request (gRPC RESOURCE_EXHAUSTED, DIMSE 0xA700, HTTP
     /// 503 or 413).
@@ -134,5 +134,5 @@ pub fn invalid_instance(kind: granska_dicom::ErrorKind) -> AppError {
         | K::CodecPanic { .. }
         | K::Decode { .. } => (None, Unreadable),
     };
-    AppError::InvalidInstance { field, problem, kind }
+    AppError::InvalidInstance { field, problem, kind: Box::new(kind) }
 }

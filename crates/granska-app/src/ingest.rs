@@ -101,11 +101,11 @@ impl App {
         let min_free = self.options.min_free_bytes;
         let outcome = blocking(move || {
             let file = DicomFile::from_bytes(&bytes, &instance_ref)
-                .map_err(|e| Rejected::of(invalid_instance(e.kind), String::new(), String::new()))?;
+                .map_err(|e| Box::new(Rejected::of(invalid_instance(e.kind), String::new(), String::new())))?;
             let meta = file.mammogram(profile).map_err(|e| {
                 // Name the instance when its header could be read, even though it is refused.
                 let (sop, study) = file.identifying_uids();
-                Rejected::of(invalid_instance(e.kind), sop, study)
+                Box::new(Rejected::of(invalid_instance(e.kind), sop, study))
             })?;
             let (patient_id, patient_name) = file.patient_identity();
             let free = free_bytes(archive.root());
@@ -119,11 +119,11 @@ impl App {
                         min_free >> 20
                     ),
                 };
-                return Err(Rejected::of(
+                return Err(Box::new(Rejected::of(
                     error,
                     meta.sop_instance_uid.to_string(),
                     meta.study_instance_uid.to_string(),
-                ));
+                )));
             }
             let instance = NewInstance {
                 sop_instance_uid: meta.sop_instance_uid.clone(),
@@ -137,20 +137,20 @@ impl App {
                 patient_name,
             };
             let put = archive.put(&bytes, &instance, now_ms()).map_err(|e| {
-                Rejected::of(
+                Box::new(Rejected::of(
                     AppError::Archive(e),
                     instance.sop_instance_uid.to_string(),
                     instance.study_uid.to_string(),
-                )
+                ))
             })?;
-            Ok::<_, Rejected>((instance, put))
+            Ok::<_, Box<Rejected>>((instance, put))
         })
         .await;
         let (instance, put) = match outcome {
             Ok(v) => v,
             Err(r) => {
                 self.metrics.rejections.with_label_values(&[r.error.rejection_class()]).inc();
-                return Err(r);
+                return Err(*r);
             }
         };
         self.metrics.observe("store", started.elapsed().as_secs_f64());

@@ -11,7 +11,7 @@ use crate::pixels::Geometry;
 /// Decode RLE Lossless frames (one fragment per frame) into little-endian interleaved bytes.
 /// Every offset, run and count is checked against the fragment: corrupt input is an error.
 pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u8>, String> {
-    if g.bits_allocated == 0 || g.bits_allocated % 8 != 0 {
+    if g.bits_allocated == 0 || !g.bits_allocated.is_multiple_of(8) {
         return Err(format!("RLE needs whole bytes per sample, found BitsAllocated {}", g.bits_allocated));
     }
     let bps = usize::from(g.bits_allocated / 8);

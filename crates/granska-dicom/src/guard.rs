@@ -196,7 +196,7 @@ fn scan(b: &[u8], mut pos: usize, enc: Encoding, mut meta: Option<&mut Option<St
                     // reads is out of step with this walk and may declare any length (a fuzzer
                     // find: 192 bytes → a 4 GB allocation).
                     if let Some(size) = vr.and_then(value_size)
-                        && len as usize % size != 0
+                        && !(len as usize).is_multiple_of(size)
                     {
                         return Err(ErrorKind::Invalid {
                             attr: crate::error::Attr::of(Tag(group, element)),

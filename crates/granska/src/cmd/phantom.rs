@@ -9,7 +9,7 @@ use granska_phantom::{Options, PhotometricChoice, Size};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Output directory (created if missing): DIR/<StudyInstanceUID>/<view>.dcm, labels.csv.
+    /// Output directory (created if missing): DIR/STUDY_INSTANCE_UID/VIEW.dcm, labels.csv.
     #[arg(long)]
     out: PathBuf,
     /// Number of exams (four views each).
