@@ -3,8 +3,10 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files: Vec<_> =
-        ["ingest", "worklist", "models"].iter().map(|f| root.join(format!("granska/v1/{f}.proto"))).collect();
+    let files: Vec<_> = ["vocabulary", "ingest", "worklist", "models"]
+        .iter()
+        .map(|f| root.join(format!("granska/v1/{f}.proto")))
+        .collect();
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -44,27 +44,7 @@ pub struct Change {
     pub at_ms: i64,
 }
 
-/// What happened to an exam on the worklist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
-#[strum(serialize_all = "kebab-case")]
-pub enum ChangeKind {
-    /// Routed for the first time: new tasks.
-    Routed,
-    /// Routed again (re-scored before any read): tasks replaced.
-    Rerouted,
-    /// A task was claimed.
-    Claimed,
-    /// A task went back to the queue.
-    Released,
-    /// A read was submitted.
-    Read,
-    /// Discordant reads opened a consensus task.
-    Consensus,
-    /// The exam has its final outcome.
-    Final,
-    /// The watcher missed changes: list again.
-    Resync,
-}
+pub use granska_types::ChangeKind;
 
 impl App {
     /// Starts the scoring workers, the quiet timer and the recovery of unfinished studies;

@@ -24,65 +24,11 @@ const MIGRATIONS: &[Migration] = &[
 
 pub use granska_types::STANDARD_VIEWS;
 
-/// Where a study is in assembly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StudyState {
-    /// Instances arriving; not yet complete.
-    Receiving,
-    /// Complete and waiting to be (re-)scored.
-    Complete,
-    /// Scored and routed for its latest instances.
-    Routed,
-    /// Scoring or routing failed repeatedly after the study was acknowledged; it waits for an
-    /// admin (`granska retry`) or a new instance, with its reason in [`StudyRecord::attention`].
-    NeedsAttention,
-}
+pub use granska_types::{Completion, StudyState};
 
-impl StudyState {
-    /// `receiving`, `complete`, `routed` or `needs-attention`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StudyState::Receiving => "receiving",
-            StudyState::Complete => "complete",
-            StudyState::Routed => "routed",
-            StudyState::NeedsAttention => "needs-attention",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<Self> {
-        match text {
-            "receiving" => Ok(StudyState::Receiving),
-            "complete" => Ok(StudyState::Complete),
-            "routed" => Ok(StudyState::Routed),
-            "needs-attention" => Ok(StudyState::NeedsAttention),
-            other => Err(Error::Corrupt { what: "study state", found: other.to_owned() }),
-        }
-    }
-}
-
-/// Why a study was completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
-    /// All four standard views arrived.
-    FourViews,
-    /// No instance arrived for the quiet period.
-    QuietPeriod,
-    /// The sender called CompleteStudy.
-    CompleteStudyCall,
-    /// An instance arrived after the study was routed: re-scored.
-    LateInstance,
-}
-
-impl Completion {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Completion::FourViews => "four-views",
-            Completion::QuietPeriod => "quiet-period",
-            Completion::CompleteStudyCall => "complete-study-call",
-            Completion::LateInstance => "late-instance",
-        }
-    }
+/// A stored study state, or a corrupt row.
+pub(crate) fn study_state(text: &str) -> Result<StudyState> {
+    StudyState::parse(text).ok_or_else(|| Error::Corrupt { what: "study state", found: text.to_owned() })
 }
 
 /// An instance to store, with what was read from its (validated) header.
@@ -320,7 +266,7 @@ impl Archive {
             .ctx("storing an instance")?
             == Some(1);
         tx.execute("DELETE FROM attention WHERE study_uid = ?1", [i.study_uid.as_str()]).ctx("storing an instance")?;
-        let before = state.as_deref().map(StudyState::parse).transpose()?;
+        let before = state.as_deref().map(study_state).transpose()?;
         let completion = match before {
             None | Some(StudyState::Receiving) => {
                 let present: Vec<(String, String)> = tx
@@ -492,7 +438,7 @@ impl Archive {
             })
             .ctx("loading a study")?;
         let attention = crate::attention::read(&tx, study_uid)?;
-        let mut state = StudyState::parse(&state)?;
+        let mut state = study_state(&state)?;
         if attention.as_ref().is_some_and(|a| a.parked) {
             state = StudyState::NeedsAttention;
         }

@@ -12,17 +12,24 @@ import time
 from grpc_tools import protoc
 
 proto_dir, out_dir, address, pacs, reader, admin, dicom_dir = sys.argv[1:8]
-files = [f"{proto_dir}/granska/v1/{n}.proto" for n in ("ingest", "worklist", "models")]
+files = [f"{proto_dir}/granska/v1/{n}.proto" for n in ("vocabulary", "ingest", "worklist", "models")]
 rc = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *files])
 assert rc == 0, f"protoc failed: {rc}"
 sys.path.insert(0, out_dir)
 
 import grpc  # noqa: E402
-from granska.v1 import ingest_pb2, ingest_pb2_grpc, worklist_pb2, worklist_pb2_grpc  # noqa: E402
+from granska.v1 import ingest_pb2, ingest_pb2_grpc, vocabulary_pb2, worklist_pb2, worklist_pb2_grpc  # noqa: E402
 
 channel = grpc.insecure_channel(address)
 ingest = ingest_pb2_grpc.IngestStub(channel)
 worklist = worklist_pb2_grpc.WorklistStub(channel)
+
+
+def word(enum, value):
+    """The domain word of an enum value: READING_MODE_DOUBLE -> double, FLAG_EXTRA_HIGH -> extra-high."""
+    prefix = enum.DESCRIPTOR.name  # e.g. ReadingMode -> READING_MODE_
+    prefix = "".join("_" + c if c.isupper() and i else c for i, c in enumerate(prefix)).upper() + "_"
+    return enum.Name(value).removeprefix(prefix).lower().replace("_", "-")
 
 
 def auth(token):
@@ -47,8 +54,12 @@ deadline = time.time() + 120
 while len(routed) < len(studies) and time.time() < deadline:
     for uid in studies:
         s = ingest.GetStudy(ingest_pb2.GetStudyRequest(study_instance_uid=uid), metadata=auth(admin))
-        if s.state == "routed":
-            routed[uid] = {"reading_mode": s.routing.reading_mode, "category": s.scoring.category, "flags": list(s.routing.flags)}
+        if s.state == vocabulary_pb2.STUDY_STATE_ROUTED:
+            routed[uid] = {
+                "reading_mode": word(vocabulary_pb2.ReadingMode, s.routing.reading_mode),
+                "category": s.scoring.category,
+                "flags": [word(vocabulary_pb2.Flag, f) for f in s.routing.flags],
+            }
     time.sleep(0.1)
 listed = worklist.List(worklist_pb2.ListRequest(page_size=10), metadata=auth(reader))
 try:

@@ -72,6 +72,18 @@ pub enum Rule {
     DoubleAll,
 }
 
+impl Rule {
+    /// The rule's kind, as the policy file and the API name it.
+    pub fn kind(&self) -> granska_types::PolicyRule {
+        match self {
+            Rule::Masai => granska_types::PolicyRule::Masai,
+            Rule::Threshold { .. } => granska_types::PolicyRule::Threshold,
+            Rule::NormalTriage { .. } => granska_types::PolicyRule::NormalTriage,
+            Rule::DoubleAll => granska_types::PolicyRule::DoubleAll,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -22,6 +22,9 @@ mod view;
 
 pub use auth::Role;
 pub use exam::{ExamStatus, ModelIdentity, SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
-pub use reading::{Category, CategoryError, Flag, OutcomeVia, ReadDecision, ReadingMode, TaskKind, TaskState};
+pub use reading::{
+    AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision,
+    ReadingMode, StudyState, TaskKind, TaskState,
+};
 pub use uid::{MAX_UID_LEN, Uid, UidError};
 pub use view::{Laterality, STANDARD_VIEWS, View};

@@ -162,3 +162,80 @@ vocabulary! {
         Consensus,
     }
 }
+
+vocabulary! {
+    /// Where a received study is: the archive's assembly state, the durable scoring queue.
+    StudyState {
+        /// Instances arriving; not yet complete.
+        Receiving,
+        /// Complete and waiting to be (re-)scored.
+        Complete,
+        /// Scored and routed for its latest instances.
+        Routed,
+        /// Scoring or routing failed repeatedly after the study was acknowledged; it waits for
+        /// an admin (`granska retry`) or a new instance, with its reason.
+        NeedsAttention,
+    }
+}
+
+vocabulary! {
+    /// Why a study was completed.
+    Completion {
+        /// All four standard views arrived.
+        FourViews,
+        /// No instance arrived for the quiet period.
+        QuietPeriod,
+        /// The sender called CompleteStudy.
+        CompleteStudyCall,
+        /// An instance arrived after the study was routed: re-scored.
+        LateInstance,
+    }
+}
+
+vocabulary! {
+    /// What happened to an exam on the worklist (Watch).
+    ChangeKind {
+        /// Routed for the first time: new tasks.
+        Routed,
+        /// Routed again (re-scored before any read): tasks replaced.
+        Rerouted,
+        /// A task was claimed.
+        Claimed,
+        /// A task went back to the queue.
+        Released,
+        /// A read was submitted.
+        Read,
+        /// Discordant reads opened a consensus task.
+        Consensus,
+        /// The exam has its final outcome.
+        Final,
+        /// The watcher missed changes: list again.
+        Resync,
+    }
+}
+
+vocabulary! {
+    /// What an exam needs after a read was submitted.
+    AfterRead {
+        /// The other screening read is still outstanding.
+        AwaitingOtherRead,
+        /// Discordant screening reads: a consensus task was opened.
+        Consensus,
+        /// The exam has its final outcome.
+        Final,
+    }
+}
+
+vocabulary! {
+    /// The kind of a triage policy's rule.
+    PolicyRule {
+        /// MASAI: categories 1–9 single, 10 double; extra-high flagged.
+        Masai,
+        /// Double reading from a category up.
+        Threshold,
+        /// Lowest categories single with a likely-normal tag, a safety-net band flagged.
+        NormalTriage,
+        /// Everything double read (today's standard).
+        DoubleAll,
+    }
+}

@@ -195,6 +195,17 @@ pub enum NextStep {
     Final(ReadDecision, OutcomeVia),
 }
 
+impl NextStep {
+    /// The step without its data, as shown to the reader.
+    pub fn kind(self) -> granska_types::AfterRead {
+        match self {
+            NextStep::AwaitingOtherRead => granska_types::AfterRead::AwaitingOtherRead,
+            NextStep::Consensus(_) => granska_types::AfterRead::Consensus,
+            NextStep::Final(..) => granska_types::AfterRead::Final,
+        }
+    }
+}
+
 /// An exam's final outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {

@@ -1,10 +1,11 @@
-//! Domain → protobuf: the core's typed answers as `granska.v1` messages. Enumerations become
-//! their stored names here (the one place of this edge that turns them into text).
+//! Domain → protobuf: the core's typed answers as `granska.v1` messages; enumerations become
+//! the protobuf enums through `granska_proto::wire` (the one domain ↔ protobuf table).
 
 use granska_app::{Change, ClaimedExam, ModelsView, StudyView, WorklistView};
 use granska_archive::{Attention, StudyState};
 use granska_proto::v1 as pb;
-use granska_types::ScoringRecord;
+use granska_proto::wire;
+use granska_types::{Completion, ScoringRecord};
 use granska_worklist::model::{NextStep, Routing, SubmitOutcome};
 
 /// A worklist page.
@@ -15,10 +16,10 @@ pub fn worklist(view: WorklistView) -> pb::ListResponse {
             .into_iter()
             .map(|e| pb::WorklistEntry {
                 study_instance_uid: e.entry.study_uid,
-                status: e.entry.status.as_str().into(),
+                status: wire(e.entry.status),
                 category: e.entry.category.map(u32::from),
-                reading_mode: e.entry.mode.as_str().into(),
-                flags: e.entry.flags.iter().map(|f| f.as_str().into()).collect(),
+                reading_mode: wire(e.entry.mode),
+                flags: e.entry.flags.iter().map(|f| wire(*f)).collect(),
                 reason: e.entry.reason.unwrap_or_default(),
                 overdue: e.entry.overdue,
                 waiting_since_unix_ms: e.entry.waiting_since_ms,
@@ -27,8 +28,8 @@ pub fn worklist(view: WorklistView) -> pb::ListResponse {
                     .into_iter()
                     .map(|t| pb::WorklistTask {
                         task_id: t.task_id,
-                        kind: t.kind.as_str().into(),
-                        state: t.state.as_str().into(),
+                        kind: wire(t.kind),
+                        state: wire(t.state),
                         held_by_you: t.held_by_you,
                         available_to_you: t.available_to_you,
                     })
@@ -43,9 +44,9 @@ pub fn worklist(view: WorklistView) -> pb::ListResponse {
 pub fn change(c: Change) -> pb::WorklistChange {
     pb::WorklistChange {
         study_instance_uid: c.study_uid,
-        change: c.change.to_string(),
+        change: wire(c.change),
         task_id: c.task.map_or(0, |(id, _)| id),
-        task_kind: c.task.map(|(_, k)| k.as_str().to_owned()).unwrap_or_default(),
+        task_kind: c.task.map_or(0, |(_, k)| wire(k)),
         at_unix_ms: c.at_ms,
     }
 }
@@ -57,13 +58,13 @@ pub fn claimed(c: ClaimedExam) -> pb::ClaimedTask {
     pb::ClaimedTask {
         task_id: task.id,
         study_instance_uid: task.study_uid,
-        kind: task.kind.as_str().into(),
+        kind: wire(task.kind),
         lease_expires_unix_ms: task.lease_until_ms.unwrap_or_default(),
         resumed: c.claim.resumed,
-        status: routing.map(|r| r.status.as_str().into()).unwrap_or_default(),
+        status: routing.map_or(0, |r| wire(r.status)),
         category: routing.and_then(|r| r.category).map(u32::from),
-        reading_mode: routing.map(|r| r.mode.as_str().into()).unwrap_or_default(),
-        flags: routing.map(|r| r.flags.iter().map(|f| f.as_str().into()).collect()).unwrap_or_default(),
+        reading_mode: routing.map_or(0, |r| wire(r.mode)),
+        flags: routing.map(|r| r.flags.iter().map(|f| wire(*f)).collect()).unwrap_or_default(),
         reason: routing.and_then(|r| r.reason.clone()).unwrap_or_default(),
         sop_instance_uids: c.sop_instance_uids,
         prior_reads: c
@@ -71,9 +72,9 @@ pub fn claimed(c: ClaimedExam) -> pb::ClaimedTask {
             .prior_reads
             .into_iter()
             .map(|r| pb::PriorRead {
-                kind: r.kind.as_str().into(),
+                kind: wire(r.kind),
                 reader: r.reader,
-                decision: r.decision.as_str().into(),
+                decision: wire(r.decision),
                 note: r.note.unwrap_or_default(),
             })
             .collect(),
@@ -82,17 +83,11 @@ pub fn claimed(c: ClaimedExam) -> pb::ClaimedTask {
 
 /// What a submit led to.
 pub fn submitted(out: SubmitOutcome) -> pb::SubmitReadResponse {
-    let mut response = pb::SubmitReadResponse { duplicate: out.duplicate, ..Default::default() };
-    match out.next {
-        NextStep::AwaitingOtherRead => response.next = "awaiting-other-read".into(),
-        NextStep::Consensus(_) => response.next = "consensus".into(),
-        NextStep::Final(decision, via) => {
-            response.next = "final".into();
-            response.outcome = decision.as_str().into();
-            response.outcome_via = via.as_str().into();
-        }
-    }
-    response
+    let (outcome, outcome_via) = match out.next {
+        NextStep::Final(decision, via) => (wire(decision), wire(via)),
+        NextStep::AwaitingOtherRead | NextStep::Consensus(_) => (0, 0),
+    };
+    pb::SubmitReadResponse { duplicate: out.duplicate, next: wire(out.next.kind()), outcome, outcome_via }
 }
 
 /// A needs-attention entry.
@@ -109,7 +104,7 @@ pub fn attention(a: &Attention) -> pb::Attention {
 
 fn scoring(s: ScoringRecord, at_ms: i64) -> pb::ScoringResult {
     pb::ScoringResult {
-        status: s.status.as_str().into(),
+        status: wire(s.status),
         reason: s.reason.unwrap_or_default(),
         exam_score: s.exam_score,
         category: s.category.map(|c| u32::from(c.get())),
@@ -120,8 +115,8 @@ fn scoring(s: ScoringRecord, at_ms: i64) -> pb::ScoringResult {
             .into_iter()
             .map(|v| pb::ViewScore {
                 sop_instance_uid: v.sop_instance_uid,
-                laterality: v.laterality.as_str().into(),
-                view: v.view.as_str().into(),
+                laterality: wire(v.laterality),
+                view: wire(v.view),
                 score: v.score,
                 error: v.error.unwrap_or_default(),
             })
@@ -132,8 +127,8 @@ fn scoring(s: ScoringRecord, at_ms: i64) -> pb::ScoringResult {
 
 fn routing(r: &Routing) -> pb::Routing {
     pb::Routing {
-        reading_mode: r.mode.as_str().into(),
-        flags: r.flags.iter().map(|f| f.as_str().into()).collect(),
+        reading_mode: wire(r.mode),
+        flags: r.flags.iter().map(|f| wire(*f)).collect(),
         reason: r.reason.clone().unwrap_or_default(),
         policy_name: r.policy.name.clone(),
         policy_version: r.policy.version.clone(),
@@ -152,28 +147,28 @@ pub fn study(v: StudyView) -> pb::Study {
         tasks: h
             .tasks
             .iter()
-            .map(|t| pb::TaskState { task_id: t.id, kind: t.kind.as_str().into(), state: t.state.as_str().into() })
+            .map(|t| pb::StudyTask { task_id: t.id, kind: wire(t.kind), state: wire(t.state) })
             .collect(),
-        outcome: h.outcome.map(|o| o.decision.as_str().into()).unwrap_or_default(),
-        outcome_via: h.outcome.map(|o| o.via.as_str().into()).unwrap_or_default(),
+        outcome: h.outcome.map_or(0, |o| wire(o.decision)),
+        outcome_via: h.outcome.map_or(0, |o| wire(o.via)),
     });
     pb::Study {
         study_instance_uid: record.study_uid.clone(),
-        state: record.state.as_str().into(),
+        state: wire(record.state),
         views: record
             .instances
             .iter()
             .map(|i| pb::ReceivedView {
                 sop_instance_uid: i.instance.sop_instance_uid.to_string(),
-                laterality: i.instance.laterality.as_str().into(),
-                view: i.instance.view.as_str().into(),
+                laterality: wire(i.instance.laterality),
+                view: wire(i.instance.view),
                 transfer_syntax_uid: i.instance.transfer_syntax_uid.clone(),
                 size_bytes: i.size_bytes,
                 received_unix_ms: i.received_ms,
             })
             .collect(),
         complete: record.state != StudyState::Receiving,
-        completion: record.completion.clone().unwrap_or_default(),
+        completion: record.completion.as_deref().and_then(Completion::parse).map_or(0, wire),
         scoring: latest,
         routing: applied,
         reading,
@@ -190,12 +185,6 @@ pub fn study(v: StudyView) -> pb::Study {
 pub fn models(v: ModelsView) -> pb::GetModelsResponse {
     let path = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();
     let policy = &v.policy;
-    let rule = match policy.rule {
-        granska_triage::Rule::Masai => "masai",
-        granska_triage::Rule::Threshold { .. } => "threshold",
-        granska_triage::Rule::NormalTriage { .. } => "normal-triage",
-        granska_triage::Rule::DoubleAll => "double-all",
-    };
     let id = &v.card.identity;
     pb::GetModelsResponse {
         models: vec![pb::LoadedModel {
@@ -212,7 +201,7 @@ pub fn models(v: ModelsView) -> pb::GetModelsResponse {
         policy: Some(pb::ActivePolicy {
             name: policy.name.clone(),
             version: policy.version.clone(),
-            rule: rule.into(),
+            rule: wire(policy.rule.kind()),
             definition: v.policy_toml,
             max_wait_hours: policy.max_wait_hours,
         }),

@@ -286,7 +286,7 @@ impl pb::ingest_server::Ingest for IngestService {
     ) -> Result<Response<pb::CompleteStudyResponse>, Status> {
         let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
         let (now, state) = self.app.complete_study(&caller(&request)?, &study).await.map_err(status)?;
-        Ok(Response::new(pb::CompleteStudyResponse { completed_now: now, state: state.as_str().into() }))
+        Ok(Response::new(pb::CompleteStudyResponse { completed_now: now, state: granska_proto::wire(state) }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -1,12 +1,13 @@
 //! End to end over real sockets: push → store → score → route → worklist → reads.
 
 use granska_server::proto::v1 as pb;
+use granska_types as vocab;
 use tokio_stream::StreamExt;
 
-use crate::support::{TestServer, exam, exam_files, push_exams, upload, wait_routed};
+use crate::support::{TestServer, exam, exam_files, push_exams, upload, wait_routed, word};
 
 fn order_key(e: &pb::WorklistEntry) -> (bool, bool, u32, i64) {
-    let flagged = e.flags.iter().any(|f| f == "extra-high" || f == "safety-net");
+    let flagged = e.flags.iter().any(|&f| f == pb::Flag::ExtraHigh as i32 || f == pb::Flag::SafetyNet as i32);
     // Sorting ascending by this key is the policy's order: overdue, flagged, higher rank, older.
     (!e.overdue, !flagged, 10 - e.category.unwrap_or(10), e.waiting_since_unix_ms)
 }
@@ -34,12 +35,12 @@ async fn exams_are_routed_by_the_policy_and_listed_in_priority_order() {
         let study = wait_routed(&server, &e.study_uid).await;
         let scoring = study.scoring.as_ref().unwrap();
         let routing = study.routing.as_ref().unwrap();
-        assert_eq!(study.completion, "four-views");
-        assert_eq!(scoring.status, "scored");
+        assert_eq!(study.completion, pb::Completion::FourViews as i32);
+        assert_eq!(scoring.status, pb::ExamStatus::Scored as i32);
         let category = scoring.category.unwrap();
         // MASAI: 10 (or extra-high) → double, 1–9 → single.
         let expected = if category == 10 || scoring.extra_high { "double" } else { "single" };
-        assert_eq!(routing.reading_mode, expected, "{} category {category}", e.study_uid);
+        assert_eq!(word::<vocab::ReadingMode>(routing.reading_mode), expected, "{} category {category}", e.study_uid);
         assert_eq!((routing.policy_name.as_str(), routing.policy_version.as_str()), ("masai", "1"));
         assert_eq!(scoring.model.as_ref().unwrap().name, "granska-phantom-v1");
         assert_eq!(study.reading.as_ref().unwrap().tasks.len(), if expected == "double" { 2 } else { 1 });
@@ -83,12 +84,12 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
     let (mut alice, mut bob, mut carol) =
         (server.worklist("alice").await, server.worklist("bob").await, server.worklist("carol").await);
     let a = alice.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.unwrap();
-    assert_eq!((a.kind.as_str(), a.sop_instance_uids.len()), ("first", 4));
+    assert_eq!((a.kind, a.sop_instance_uids.len()), (pb::TaskKind::First as i32, 4));
     // alice holds the first read; her list shows only it, bob's the second.
     let alice_list = alice.list(pb::ListRequest::default()).await.unwrap().into_inner();
     let tasks = &alice_list.entries[0].tasks;
-    assert!(tasks.iter().any(|t| t.kind == "first" && t.held_by_you));
-    assert!(tasks.iter().all(|t| t.kind != "second" || !t.available_to_you), "never both reads");
+    assert!(tasks.iter().any(|t| t.kind == pb::TaskKind::First as i32 && t.held_by_you));
+    assert!(tasks.iter().all(|t| t.kind != pb::TaskKind::Second as i32 || !t.available_to_you), "never both reads");
     let submit = |task_id, decision: pb::submit_read_request::Decision, id: &str| pb::SubmitReadRequest {
         task_id,
         decision: decision as i32,
@@ -100,11 +101,11 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.next, "awaiting-other-read");
+    assert_eq!(r.next, pb::AfterRead::AwaitingOtherRead as i32);
     // alice cannot take the second read of the same exam.
     assert!(alice.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.is_none());
     let b = bob.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.unwrap();
-    assert_eq!(b.kind, "second");
+    assert_eq!(b.kind, pb::TaskKind::Second as i32);
     assert!(b.prior_reads.is_empty(), "blinded: bob does not see alice's read");
     // Someone else's task cannot be submitted or released.
     let err = carol.submit_read(submit(b.task_id, pb::submit_read_request::Decision::Recall, "c0")).await.unwrap_err();
@@ -115,7 +116,7 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.next, "consensus");
+    assert_eq!(r.next, pb::AfterRead::Consensus as i32);
     // A retried submit is a duplicate, not an error.
     let again = bob
         .submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1"))
@@ -124,28 +125,41 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
         .into_inner();
     assert!(again.duplicate);
     let c = carol.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.unwrap();
-    assert_eq!(c.kind, "consensus");
-    let mut prior: Vec<_> =
-        c.prior_reads.iter().map(|r| (r.kind.as_str(), r.reader.as_str(), r.decision.as_str())).collect();
+    assert_eq!(c.kind, pb::TaskKind::Consensus as i32);
+    let mut prior: Vec<_> = c
+        .prior_reads
+        .iter()
+        .map(|r| (word::<vocab::TaskKind>(r.kind), r.reader.clone(), word::<vocab::ReadDecision>(r.decision)))
+        .collect();
     prior.sort();
-    assert_eq!(prior, [("first", "alice", "recall"), ("second", "bob", "no-recall")]);
+    assert_eq!(
+        prior,
+        [("first".into(), "alice".into(), "recall".into()), ("second".into(), "bob".into(), "no-recall".into())]
+            as [(String, String, String); 2]
+    );
     let r = carol
         .submit_read(submit(c.task_id, pb::submit_read_request::Decision::Recall, "c1"))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((r.next.as_str(), r.outcome.as_str(), r.outcome_via.as_str()), ("final", "recall", "consensus"));
+    assert_eq!(
+        (r.next, r.outcome, r.outcome_via),
+        (pb::AfterRead::Final as i32, pb::ReadDecision::Recall as i32, pb::OutcomeVia::Consensus as i32)
+    );
 
     let study = wait_routed(&server, &e.study_uid).await;
     let reading = study.reading.unwrap();
-    assert_eq!((reading.outcome.as_str(), reading.outcome_via.as_str()), ("recall", "consensus"));
+    assert_eq!(
+        (reading.outcome, reading.outcome_via),
+        (pb::ReadDecision::Recall as i32, pb::OutcomeVia::Consensus as i32)
+    );
     // Watch saw the whole path.
     let mut seen = Vec::new();
     while seen.last().map(String::as_str) != Some("final") {
         let change =
             tokio::time::timeout(std::time::Duration::from_secs(10), watch.next()).await.unwrap().unwrap().unwrap();
         assert_eq!(change.study_instance_uid, e.study_uid);
-        seen.push(change.change);
+        seen.push(word::<vocab::ChangeKind>(change.change));
     }
     assert_eq!(seen, ["routed", "claimed", "read", "claimed", "read", "consensus", "claimed", "read", "final"]);
     server.stop().await;
@@ -174,14 +188,14 @@ async fn a_corrupt_view_is_double_read_with_the_reason_shown() {
 
     let study = wait_routed(&server, &e.study_uid).await;
     let scoring = study.scoring.unwrap();
-    assert_eq!(scoring.status, "incomplete");
+    assert_eq!(scoring.status, pb::ExamStatus::Incomplete as i32);
     assert!(scoring.reason.contains("R-MLO"), "{}", scoring.reason);
     let routing = study.routing.unwrap();
-    assert_eq!(routing.reading_mode, "double");
-    assert_eq!(routing.flags, ["incomplete"]);
+    assert_eq!(routing.reading_mode, pb::ReadingMode::Double as i32);
+    assert_eq!(routing.flags, [pb::Flag::Incomplete as i32]);
     assert!(routing.reason.contains("pixel data too short"), "{}", routing.reason);
     let list = server.worklist("alice").await.list(pb::ListRequest::default()).await.unwrap().into_inner();
     assert_eq!(list.entries[0].reason, routing.reason, "the reader sees why");
-    assert_eq!(list.entries[0].reading_mode, "double");
+    assert_eq!(list.entries[0].reading_mode, pb::ReadingMode::Double as i32);
     server.stop().await;
 }

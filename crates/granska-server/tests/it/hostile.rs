@@ -78,7 +78,7 @@ async fn a_study_whose_routing_keeps_failing_is_retried_then_needs_attention_the
     let started = Instant::now();
     let study = loop {
         let s = get(&server, &e.study_uid).await;
-        if s.state == "needs-attention" {
+        if s.state == pb::StudyState::NeedsAttention as i32 {
             break s;
         }
         assert!(started.elapsed() < Duration::from_secs(60), "never parked: {s:?}");
@@ -132,12 +132,12 @@ async fn a_corrupt_rle_view_costs_only_that_view() {
     }
     let study = wait_routed(&server, &e.study_uid).await;
     let scoring = study.scoring.unwrap();
-    assert_eq!(scoring.status, "incomplete");
+    assert_eq!(scoring.status, pb::ExamStatus::Incomplete as i32);
     let scored: Vec<_> = scoring.views.iter().filter(|v| v.score.is_some()).collect();
     assert_eq!(scored.len(), 3, "the three good views keep their scores: {:?}", scoring.views);
     let bad = scoring.views.iter().find(|v| v.score.is_none()).unwrap();
     assert!(bad.error.contains("expected 2 RLE segments, found 255"), "{}", bad.error);
-    assert_eq!(study.routing.unwrap().reading_mode, "double");
+    assert_eq!(study.routing.unwrap().reading_mode, pb::ReadingMode::Double as i32);
     server.stop().await;
 }
 
@@ -306,7 +306,7 @@ async fn an_admin_removes_a_corrupted_copy_so_the_correct_one_is_stored() {
         .unwrap()
         .into_inner();
     assert_eq!(removed.study_instance_uid, e.study_uid);
-    assert_eq!(get(&server, &e.study_uid).await.state, "receiving");
+    assert_eq!(get(&server, &e.study_uid).await.state, pb::StudyState::Receiving as i32);
     let r = upload(&mut pacs, vec![("correct".into(), files[0].clone())]).await.unwrap().remove(0);
     assert_eq!(r.outcome, pb::instance_result::Outcome::Stored as i32);
     let started = Instant::now();

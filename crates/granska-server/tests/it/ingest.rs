@@ -94,9 +94,9 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
         client.complete_study(pb::CompleteStudyRequest { study_instance_uid: a.study_uid.clone() }).await.unwrap();
     assert!(done.get_ref().completed_now);
     let study = wait_routed(&server, &a.study_uid).await;
-    assert_eq!(study.completion, "complete-study-call");
-    assert_eq!(study.scoring.as_ref().unwrap().status, "incomplete");
-    assert_eq!(study.routing.as_ref().unwrap().reading_mode, "double");
+    assert_eq!(study.completion, pb::Completion::CompleteStudyCall as i32);
+    assert_eq!(study.scoring.as_ref().unwrap().status, pb::ExamStatus::Incomplete as i32);
+    assert_eq!(study.routing.as_ref().unwrap().reading_mode, pb::ReadingMode::Double as i32);
     // The fourth view arrives late: the exam is re-scored and, as no read has started, the
     // new routing replaces the old one; both results are kept.
     upload(&mut client, vec![("a3".into(), files[3].clone())]).await.unwrap();
@@ -109,11 +109,15 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
         assert!(started.elapsed().as_secs() < 60, "not re-scored");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(study.completion, "late-instance");
-    assert_eq!(study.scoring.as_ref().unwrap().status, "scored");
-    assert_eq!(study.superseded_scorings[0].status, "incomplete");
+    assert_eq!(study.completion, pb::Completion::LateInstance as i32);
+    assert_eq!(study.scoring.as_ref().unwrap().status, pb::ExamStatus::Scored as i32);
+    assert_eq!(study.superseded_scorings[0].status, pb::ExamStatus::Incomplete as i32);
     let reading = study.reading.unwrap();
-    assert!(reading.tasks.iter().filter(|t| t.state == "cancelled").count() >= 1, "{:?}", reading.tasks);
+    assert!(
+        reading.tasks.iter().filter(|t| t.state == pb::TaskState::Cancelled as i32).count() >= 1,
+        "{:?}",
+        reading.tasks
+    );
 
     // Two views and silence: completed by the quiet period (2 s in tests).
     let b = exam(12, 1);
@@ -122,8 +126,8 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
         .await
         .unwrap();
     let study = wait_routed(&server, &b.study_uid).await;
-    assert_eq!(study.completion, "quiet-period");
-    assert_eq!(study.routing.unwrap().flags, ["incomplete"]);
+    assert_eq!(study.completion, pb::Completion::QuietPeriod as i32);
+    assert_eq!(study.routing.unwrap().flags, [pb::Flag::Incomplete as i32]);
     let err =
         client.complete_study(pb::CompleteStudyRequest { study_instance_uid: "1.2.3.4".into() }).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);

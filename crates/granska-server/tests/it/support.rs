@@ -214,7 +214,7 @@ pub async fn wait_routed(server: &TestServer, study_uid: &str) -> pb::Study {
     loop {
         let study = client.get_study(pb::GetStudyRequest { study_instance_uid: study_uid.into() }).await;
         if let Ok(s) = study
-            && s.get_ref().state == "routed"
+            && s.get_ref().state == pb::StudyState::Routed as i32
             && s.get_ref().routing.is_some()
         {
             return s.into_inner();
@@ -222,4 +222,9 @@ pub async fn wait_routed(server: &TestServer, study_uid: &str) -> pb::Study {
         assert!(started.elapsed() < Duration::from_secs(120), "study {study_uid} was not routed in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The domain word of a received enum field (`double`, `extra-high`, …).
+pub fn word<D: granska_proto::Vocabulary>(value: i32) -> String {
+    granska_proto::name::<D>(value)
 }

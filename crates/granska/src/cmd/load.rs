@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use granska_client::{Client, pb};
+use granska_proto::{Vocabulary, name};
+use granska_types::StudyState;
 use granska_types::auth::TokensFile;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -556,9 +558,20 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         for (study, sops) in &by_study {
             let s = loop {
                 match client.get_study(pb::GetStudyRequest { study_instance_uid: study.clone() }).await {
-                    Ok(s) if matches!(s.get_ref().state.as_str(), "routed" | "needs-attention") => break Some(s.into_inner()),
+                    Ok(s)
+                        if matches!(
+                            StudyState::from_wire(s.get_ref().state),
+                            Ok(StudyState::Routed | StudyState::NeedsAttention)
+                        ) =>
+                    {
+                        break Some(s.into_inner());
+                    }
                     Ok(s) if Instant::now() > deadline => {
-                        problems.push(format!("study {study} still {} after {} s", s.get_ref().state, args.wait_s));
+                        problems.push(format!(
+                            "study {study} still {} after {} s",
+                            name::<StudyState>(s.get_ref().state),
+                            args.wait_s
+                        ));
                         break Some(s.into_inner());
                     }
                     Err(e) if e.code() == tonic::Code::NotFound => {
@@ -573,10 +586,10 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let Some(s) = s else { continue };
-            match s.state.as_str() {
-                "routed" => routed += 1,
-                "needs-attention" => attention += 1,
-                _ => {}
+            match StudyState::from_wire(s.state) {
+                Ok(StudyState::Routed) => routed += 1,
+                Ok(StudyState::NeedsAttention) => attention += 1,
+                Ok(StudyState::Receiving | StudyState::Complete) | Err(_) => {}
             }
             let have: BTreeSet<&str> = s.views.iter().map(|v| v.sop_instance_uid.as_str()).collect();
             for sop in sops {
@@ -593,7 +606,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 Some(s) => s.clone(),
                 None => client.get_study(pb::GetStudyRequest { study_instance_uid: study.to_owned() }).await?.into_inner(),
             };
-            let done = s.reading.as_ref().is_some_and(|r| r.tasks.iter().any(|t| t.task_id == task && t.state == "done"));
+            let done = s.reading.as_ref().is_some_and(|r| r.tasks.iter().any(|t| t.task_id == task && t.state == pb::TaskState::Done as i32));
             if done {
                 reads_found += 1;
             } else {

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use granska_archive::AuditRecord;
 use granska_client::pb;
+use granska_proto::name;
+use granska_types as vocab;
 use serde::{Deserialize, Serialize};
 
 /// Pretty-printed JSON of `value`, keys sorted alphabetically at every level.
@@ -39,6 +41,11 @@ pub fn human_time(unix_ms: i64) -> String {
 }
 
 /// A proto string where empty means absent.
+/// The domain words of a repeated `Flag` field.
+fn flags(values: &[i32]) -> Vec<String> {
+    values.iter().map(|&f| name::<vocab::Flag>(f)).collect()
+}
+
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -150,10 +157,10 @@ impl From<&pb::WorklistEntry> for WorklistEntry {
     fn from(e: &pb::WorklistEntry) -> WorklistEntry {
         WorklistEntry {
             study_uid: e.study_instance_uid.clone(),
-            status: e.status.clone(),
+            status: name::<vocab::ExamStatus>(e.status),
             category: e.category,
-            reading_mode: e.reading_mode.clone(),
-            flags: e.flags.clone(),
+            reading_mode: name::<vocab::ReadingMode>(e.reading_mode),
+            flags: flags(&e.flags),
             reason: non_empty(&e.reason),
             overdue: e.overdue,
             waiting_since_unix_ms: e.waiting_since_unix_ms,
@@ -166,8 +173,8 @@ impl From<&pb::WorklistTask> for WorklistTask {
     fn from(t: &pb::WorklistTask) -> WorklistTask {
         WorklistTask {
             task_id: t.task_id,
-            kind: t.kind.clone(),
-            state: t.state.clone(),
+            kind: name::<vocab::TaskKind>(t.kind),
+            state: name::<vocab::TaskState>(t.state),
             held_by_you: t.held_by_you,
             available_to_you: t.available_to_you,
         }
@@ -221,13 +228,13 @@ impl From<&pb::ClaimedTask> for ClaimedTask {
         ClaimedTask {
             task_id: t.task_id,
             study_uid: t.study_instance_uid.clone(),
-            kind: t.kind.clone(),
+            kind: name::<vocab::TaskKind>(t.kind),
             lease_expires_unix_ms: t.lease_expires_unix_ms,
             resumed: t.resumed,
-            status: t.status.clone(),
+            status: name::<vocab::ExamStatus>(t.status),
             category: t.category,
-            reading_mode: t.reading_mode.clone(),
-            flags: t.flags.clone(),
+            reading_mode: name::<vocab::ReadingMode>(t.reading_mode),
+            flags: flags(&t.flags),
             reason: non_empty(&t.reason),
             sop_instance_uids: t.sop_instance_uids.clone(),
             prior_reads: t.prior_reads.iter().map(PriorRead::from).collect(),
@@ -237,7 +244,12 @@ impl From<&pb::ClaimedTask> for ClaimedTask {
 
 impl From<&pb::PriorRead> for PriorRead {
     fn from(r: &pb::PriorRead) -> PriorRead {
-        PriorRead { kind: r.kind.clone(), reader: r.reader.clone(), decision: r.decision.clone(), note: r.note.clone() }
+        PriorRead {
+            kind: name::<vocab::TaskKind>(r.kind),
+            reader: r.reader.clone(),
+            decision: name::<vocab::ReadDecision>(r.decision),
+            note: r.note.clone(),
+        }
     }
 }
 
@@ -258,9 +270,9 @@ impl From<&pb::SubmitReadResponse> for Submitted {
     fn from(r: &pb::SubmitReadResponse) -> Submitted {
         Submitted {
             duplicate: r.duplicate,
-            next: r.next.clone(),
-            outcome: non_empty(&r.outcome),
-            outcome_via: non_empty(&r.outcome_via),
+            next: name::<vocab::AfterRead>(r.next),
+            outcome: non_empty(&name::<vocab::ReadDecision>(r.outcome)),
+            outcome_via: non_empty(&name::<vocab::OutcomeVia>(r.outcome_via)),
         }
     }
 }
@@ -406,9 +418,9 @@ impl From<&pb::Study> for Study {
     fn from(s: &pb::Study) -> Study {
         Study {
             study_uid: s.study_instance_uid.clone(),
-            state: s.state.clone(),
+            state: name::<vocab::StudyState>(s.state),
             complete: s.complete,
-            completion: s.completion.clone(),
+            completion: name::<vocab::Completion>(s.completion),
             views: s.views.iter().map(ReceivedView::from).collect(),
             scoring: s.scoring.as_ref().map(Scoring::from),
             superseded_scorings: s.superseded_scorings.iter().map(Scoring::from).collect(),
@@ -424,8 +436,8 @@ impl From<&pb::ReceivedView> for ReceivedView {
     fn from(v: &pb::ReceivedView) -> ReceivedView {
         ReceivedView {
             sop_instance_uid: v.sop_instance_uid.clone(),
-            laterality: v.laterality.clone(),
-            view: v.view.clone(),
+            laterality: name::<vocab::Laterality>(v.laterality),
+            view: name::<vocab::View>(v.view),
             transfer_syntax_uid: v.transfer_syntax_uid.clone(),
             size_bytes: v.size_bytes,
             received_unix_ms: v.received_unix_ms,
@@ -436,7 +448,7 @@ impl From<&pb::ReceivedView> for ReceivedView {
 impl From<&pb::ScoringResult> for Scoring {
     fn from(s: &pb::ScoringResult) -> Scoring {
         Scoring {
-            status: s.status.clone(),
+            status: name::<vocab::ExamStatus>(s.status),
             reason: non_empty(&s.reason),
             exam_score: s.exam_score,
             category: s.category,
@@ -458,8 +470,8 @@ impl From<&pb::ViewScore> for ViewScore {
     fn from(v: &pb::ViewScore) -> ViewScore {
         ViewScore {
             sop_instance_uid: v.sop_instance_uid.clone(),
-            laterality: v.laterality.clone(),
-            view: v.view.clone(),
+            laterality: name::<vocab::Laterality>(v.laterality),
+            view: name::<vocab::View>(v.view),
             score: v.score,
             error: non_empty(&v.error),
         }
@@ -469,8 +481,8 @@ impl From<&pb::ViewScore> for ViewScore {
 impl From<&pb::Routing> for Routing {
     fn from(r: &pb::Routing) -> Routing {
         Routing {
-            reading_mode: r.reading_mode.clone(),
-            flags: r.flags.clone(),
+            reading_mode: name::<vocab::ReadingMode>(r.reading_mode),
+            flags: flags(&r.flags),
             reason: non_empty(&r.reason),
             policy: format!("{} v{}", r.policy_name, r.policy_version),
             decided_unix_ms: r.decided_unix_ms,
@@ -482,15 +494,19 @@ impl From<&pb::ReadingState> for Reading {
     fn from(r: &pb::ReadingState) -> Reading {
         Reading {
             tasks: r.tasks.iter().map(TaskState::from).collect(),
-            outcome: non_empty(&r.outcome),
-            outcome_via: non_empty(&r.outcome_via),
+            outcome: non_empty(&name::<vocab::ReadDecision>(r.outcome)),
+            outcome_via: non_empty(&name::<vocab::OutcomeVia>(r.outcome_via)),
         }
     }
 }
 
-impl From<&pb::TaskState> for TaskState {
-    fn from(t: &pb::TaskState) -> TaskState {
-        TaskState { task_id: t.task_id, kind: t.kind.clone(), state: t.state.clone() }
+impl From<&pb::StudyTask> for TaskState {
+    fn from(t: &pb::StudyTask) -> TaskState {
+        TaskState {
+            task_id: t.task_id,
+            kind: name::<vocab::TaskKind>(t.kind),
+            state: name::<vocab::TaskState>(t.state),
+        }
     }
 }
 
@@ -694,26 +710,26 @@ mod tests {
         pb::ClaimedTask {
             task_id: 7,
             study_instance_uid: STUDY.into(),
-            kind: "consensus".into(),
+            kind: pb::TaskKind::Consensus as i32,
             lease_expires_unix_ms: 1_795_317_221_123,
             resumed: false,
-            status: "scored".into(),
+            status: pb::ExamStatus::Scored as i32,
             category: Some(9),
-            reading_mode: "double".into(),
-            flags: vec!["extra-high".into()],
+            reading_mode: pb::ReadingMode::Double as i32,
+            flags: vec![pb::Flag::ExtraHigh as i32],
             reason: String::new(),
             sop_instance_uids: vec![format!("{STUDY}.1"), format!("{STUDY}.2")],
             prior_reads: vec![
                 pb::PriorRead {
-                    kind: "first".into(),
+                    kind: pb::TaskKind::First as i32,
                     reader: "alice".into(),
-                    decision: "recall".into(),
+                    decision: pb::ReadDecision::Recall as i32,
                     note: "spiculated mass, left upper outer".into(),
                 },
                 pb::PriorRead {
-                    kind: "second".into(),
+                    kind: pb::TaskKind::Second as i32,
                     reader: "bob".into(),
-                    decision: "no-recall".into(),
+                    decision: pb::ReadDecision::NoRecall as i32,
                     note: String::new(),
                 },
             ],
@@ -757,26 +773,26 @@ mod tests {
         let entries = [
             pb::WorklistEntry {
                 study_instance_uid: STUDY.into(),
-                status: "scored".into(),
+                status: pb::ExamStatus::Scored as i32,
                 category: Some(10),
-                reading_mode: "double".into(),
-                flags: vec!["extra-high".into()],
+                reading_mode: pb::ReadingMode::Double as i32,
+                flags: vec![pb::Flag::ExtraHigh as i32],
                 reason: "category 10".into(),
                 overdue: true,
                 waiting_since_unix_ms: 1_795_000_000_000,
                 tasks: vec![pb::WorklistTask {
                     task_id: 3,
-                    kind: "first".into(),
-                    state: "claimed".into(),
+                    kind: pb::TaskKind::First as i32,
+                    state: pb::TaskState::Claimed as i32,
                     held_by_you: true,
                     available_to_you: false,
                 }],
             },
             pb::WorklistEntry {
                 study_instance_uid: format!("{STUDY}9"),
-                status: "unscorable".into(),
+                status: pb::ExamStatus::Unscorable as i32,
                 category: None,
-                reading_mode: "double".into(),
+                reading_mode: pb::ReadingMode::Double as i32,
                 ..Default::default()
             },
         ];
@@ -863,13 +879,16 @@ mod tests {
 
     #[test]
     fn submitted() {
-        let waiting =
-            pb::SubmitReadResponse { duplicate: false, next: "awaiting-other-read".into(), ..Default::default() };
+        let waiting = pb::SubmitReadResponse {
+            duplicate: false,
+            next: pb::AfterRead::AwaitingOtherRead as i32,
+            ..Default::default()
+        };
         let last = pb::SubmitReadResponse {
             duplicate: true,
-            next: "final".into(),
-            outcome: "recall".into(),
-            outcome_via: "consensus".into(),
+            next: pb::AfterRead::Final as i32,
+            outcome: pb::ReadDecision::Recall as i32,
+            outcome_via: pb::OutcomeVia::Consensus as i32,
         };
         check(
             &[Submitted::from(&waiting), Submitted::from(&last)],
@@ -894,7 +913,7 @@ mod tests {
     #[test]
     fn study() {
         let scoring = |score: f64, category: u32, at: i64| pb::ScoringResult {
-            status: "incomplete".into(),
+            status: pb::ExamStatus::Incomplete as i32,
             reason: "missing view R-MLO".into(),
             exam_score: Some(score),
             category: Some(category),
@@ -907,15 +926,15 @@ mod tests {
             views: vec![
                 pb::ViewScore {
                     sop_instance_uid: format!("{STUDY}.1"),
-                    laterality: "L".into(),
-                    view: "CC".into(),
+                    laterality: pb::Laterality::L as i32,
+                    view: pb::View::Cc as i32,
                     score: Some(0.25),
                     error: String::new(),
                 },
                 pb::ViewScore {
                     sop_instance_uid: format!("{STUDY}.2"),
-                    laterality: "R".into(),
-                    view: "CC".into(),
+                    laterality: pb::Laterality::R as i32,
+                    view: pb::View::Cc as i32,
                     score: None,
                     error: "cannot decode: truncated pixel data".into(),
                 },
@@ -924,20 +943,20 @@ mod tests {
         };
         let study = pb::Study {
             study_instance_uid: STUDY.into(),
-            state: "routed".into(),
+            state: pb::StudyState::Routed as i32,
             views: vec![pb::ReceivedView {
                 sop_instance_uid: format!("{STUDY}.1"),
-                laterality: "L".into(),
-                view: "CC".into(),
+                laterality: pb::Laterality::L as i32,
+                view: pb::View::Cc as i32,
                 transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
                 size_bytes: 437_012,
                 received_unix_ms: 1_795_317_200_000,
             }],
             complete: true,
-            completion: "quiet-period".into(),
+            completion: pb::Completion::QuietPeriod as i32,
             scoring: Some(scoring(0.5, 8, 1_795_317_260_000)),
             routing: Some(pb::Routing {
-                reading_mode: "double".into(),
+                reading_mode: pb::ReadingMode::Double as i32,
                 flags: vec![],
                 reason: String::new(),
                 policy_name: "default".into(),
@@ -945,9 +964,13 @@ mod tests {
                 decided_unix_ms: 1_795_317_260_001,
             }),
             reading: Some(pb::ReadingState {
-                tasks: vec![pb::TaskState { task_id: 5, kind: "first".into(), state: "done".into() }],
-                outcome: String::new(),
-                outcome_via: String::new(),
+                tasks: vec![pb::StudyTask {
+                    task_id: 5,
+                    kind: pb::TaskKind::First as i32,
+                    state: pb::TaskState::Done as i32,
+                }],
+                outcome: 0,
+                outcome_via: 0,
             }),
             patient: Some(pb::PatientIdentity {
                 patient_id: "PHANTOM-0001".into(),
@@ -1060,7 +1083,11 @@ mod tests {
             }"#]],
         );
         // A researcher's view of a study still receiving: everything optional is null.
-        let bare = pb::Study { study_instance_uid: STUDY.into(), state: "receiving".into(), ..Default::default() };
+        let bare = pb::Study {
+            study_instance_uid: STUDY.into(),
+            state: pb::StudyState::Receiving as i32,
+            ..Default::default()
+        };
         check(
             &Study::from(&bare),
             expect![[r#"
@@ -1180,10 +1207,13 @@ mod tests {
             // Outside the calendar range the raw number is shown rather than a wrong date.
             audit_line(&audit_record(i64::MAX, None)),
         ];
+        // `|` marks where each line starts: the sequence number is right-aligned.
+        let shown: Vec<String> = lines.iter().map(|l| format!("|{l}")).collect();
         expect![[r#"
-                42 2026-11-22T03:13:41.123Z alice          radiologist  Worklist.SubmitRead    1.2.826.0.1.3680043.10.1                 ok
-                42 2026-11-22T03:13:41.000Z alice          radiologist  Worklist.SubmitRead    -                                        ok
-                42 9223372036854775807 (Unix ms) alice          radiologist  Worklist.SubmitRead    -                                        ok"#]].assert_eq(&lines.join("\n"));
+            |    42 2026-11-22T03:13:41.123Z alice          radiologist  Worklist.SubmitRead    1.2.826.0.1.3680043.10.1                 ok
+            |    42 2026-11-22T03:13:41.000Z alice          radiologist  Worklist.SubmitRead    -                                        ok
+            |    42 9223372036854775807 (Unix ms) alice          radiologist  Worklist.SubmitRead    -                                        ok"#]]
+        .assert_eq(&shown.join("\n"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use granska_client::pb;
-use granska_types::Role;
+use granska_proto::{Vocabulary, name as w};
+use granska_types::{self as vocab, Role};
 
 use super::client::{Connection, runtime, status_error};
 use super::output;
@@ -50,15 +51,15 @@ pub fn worklist(args: WorklistArgs) -> anyhow::Result<ExitCode> {
         }
         println!("{:>3}  {:<46} {:<10} {:>3} {:<6} {:<24} tasks", "#", "study", "status", "cat", "mode", "flags");
         for (i, e) in entries.iter().enumerate() {
-            let tasks: Vec<String> = e.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
+            let tasks: Vec<String> = e.tasks.iter().map(|t| task_text(t.kind, t.task_id, t.state)).collect();
             println!(
                 "{:>3}  {:<46} {:<10} {:>3} {:<6} {:<24} {}{}",
                 i + 1,
                 e.study_instance_uid,
-                e.status,
+                w::<vocab::ExamStatus>(e.status),
                 e.category.map_or("-".into(), |c| c.to_string()),
-                e.reading_mode,
-                e.flags.join(","),
+                w::<vocab::ReadingMode>(e.reading_mode),
+                flags(&e.flags),
                 tasks.join(" "),
                 if e.overdue { "  OVERDUE" } else { "" },
             );
@@ -138,20 +139,20 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                         println!(
                             "claimed task {} ({} read) of study {}: {} category {}, {} reading{}{}",
                             t.task_id,
-                            t.kind,
+                            w::<vocab::TaskKind>(t.kind),
                             t.study_instance_uid,
-                            t.status,
+                            w::<vocab::ExamStatus>(t.status),
                             t.category.map_or("-".into(), |c| c.to_string()),
-                            t.reading_mode,
-                            if t.flags.is_empty() { String::new() } else { format!(", flags {}", t.flags.join(",")) },
+                            w::<vocab::ReadingMode>(t.reading_mode),
+                            if t.flags.is_empty() { String::new() } else { format!(", flags {}", flags(&t.flags)) },
                             if t.reason.is_empty() { String::new() } else { format!(", reason: {}", t.reason) },
                         );
                         for r in &t.prior_reads {
                             println!(
                                 "  {} read by {}: {}{}",
-                                r.kind,
+                                w::<vocab::TaskKind>(r.kind),
                                 r.reader,
-                                r.decision,
+                                w::<vocab::ReadDecision>(r.decision),
                                 if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) }
                             );
                         }
@@ -180,10 +181,18 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", output::to_json(&output::Submitted::from(&r))?);
                 } else {
-                    match r.next.as_str() {
-                        "final" => println!("read submitted; final outcome: {} ({})", r.outcome, r.outcome_via),
-                        "consensus" => println!("read submitted; the reads disagree: the exam goes to consensus"),
-                        _ => println!("read submitted; waiting for the other read"),
+                    match vocab::AfterRead::from_wire(r.next) {
+                        Ok(vocab::AfterRead::Final) => println!(
+                            "read submitted; final outcome: {} ({})",
+                            w::<vocab::ReadDecision>(r.outcome),
+                            w::<vocab::OutcomeVia>(r.outcome_via)
+                        ),
+                        Ok(vocab::AfterRead::Consensus) => {
+                            println!("read submitted; the reads disagree: the exam goes to consensus")
+                        }
+                        Ok(vocab::AfterRead::AwaitingOtherRead) | Err(_) => {
+                            println!("read submitted; waiting for the other read")
+                        }
                     }
                 }
                 Ok(ExitCode::SUCCESS)
@@ -226,17 +235,25 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "study {} — {} ({} views{})",
                 s.study_instance_uid,
-                s.state,
+                w::<vocab::StudyState>(s.state),
                 s.views.len(),
-                if s.completion.is_empty() { String::new() } else { format!(", complete: {}", s.completion) }
+                match w::<vocab::Completion>(s.completion) {
+                    c if c.is_empty() => String::new(),
+                    c => format!(", complete: {c}"),
+                }
             );
             for v in &s.views {
-                println!("  {}-{:<5} {}", v.laterality, v.view, v.sop_instance_uid);
+                println!(
+                    "  {}-{:<5} {}",
+                    w::<vocab::Laterality>(v.laterality),
+                    w::<vocab::View>(v.view),
+                    v.sop_instance_uid
+                );
             }
             if let Some(sc) = &s.scoring {
                 println!(
                     "scoring: {} score {} category {}{}{}",
-                    sc.status,
+                    w::<vocab::ExamStatus>(sc.status),
                     sc.exam_score.map_or("-".into(), |x| format!("{x:.4}")),
                     sc.category.map_or("-".into(), |c| c.to_string()),
                     if sc.extra_high { " extra-high" } else { "" },
@@ -246,10 +263,10 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
             if let Some(r) = &s.routing {
                 println!(
                     "routing: {} reading ({} v{}){}",
-                    r.reading_mode,
+                    w::<vocab::ReadingMode>(r.reading_mode),
                     r.policy_name,
                     r.policy_version,
-                    if r.flags.is_empty() { String::new() } else { format!(", flags {}", r.flags.join(",")) }
+                    if r.flags.is_empty() { String::new() } else { format!(", flags {}", flags(&r.flags)) }
                 );
             }
             if let Some(a) = &s.attention {
@@ -265,19 +282,27 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(r) = &s.reading {
-                let tasks: Vec<String> =
-                    r.tasks.iter().map(|t| format!("{}#{}:{}", t.kind, t.task_id, t.state)).collect();
+                let tasks: Vec<String> = r.tasks.iter().map(|t| task_text(t.kind, t.task_id, t.state)).collect();
                 println!(
                     "reading: {}{}",
                     tasks.join(" "),
-                    if r.outcome.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" → {} ({})", r.outcome, r.outcome_via)
+                    match w::<vocab::ReadDecision>(r.outcome) {
+                        o if o.is_empty() => String::new(),
+                        o => format!(" → {o} ({})", w::<vocab::OutcomeVia>(r.outcome_via)),
                     }
                 );
             }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `kind#id:state` of a task, in the domain's words.
+fn task_text(kind: i32, task_id: i64, state: i32) -> String {
+    format!("{}#{task_id}:{}", w::<vocab::TaskKind>(kind), w::<vocab::TaskState>(state))
+}
+
+/// A repeated `Flag` field as `extra-high,incomplete`.
+fn flags(values: &[i32]) -> String {
+    values.iter().map(|&f| w::<vocab::Flag>(f)).collect::<Vec<_>>().join(",")
 }
