@@ -1,3 +1,4 @@
 //! Tests of the application core.
 
+mod core;
 mod permissions;

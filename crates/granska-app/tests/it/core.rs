@@ -1,0 +1,147 @@
+//! The use cases called directly, without any edge: real SQLite stores on a temporary data
+//! directory, the shipped model on real ONNX Runtime, the built-in MASAI policy. Each use case
+//! must authorise first (a refused call leaves no audit record and changes nothing), write its
+//! audit record, and publish its worklist change.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use granska_app::{Action, App, AppError, AppOptions, AppParts, Caller, ChangeKind, Edge};
+use granska_archive::{Archive, ArchiveStore, AuditFilter};
+use granska_dicom::Profile;
+use granska_model::{Engine, EngineConfig, Model, Scorer};
+use granska_phantom::{Options, Size};
+use granska_triage::Policy;
+use granska_types::{Role, StudyState, Uid};
+use granska_worklist::model::ReadDecision;
+use granska_worklist::{SqliteStore, StoreOptions};
+
+fn caller(principal: &str, role: Role) -> Caller {
+    Caller { principal: principal.into(), role, edge: Edge::Grpc }
+}
+
+struct Core {
+    app: Arc<App>,
+    archive: Arc<Archive>,
+    _stop: tokio::sync::watch::Sender<bool>,
+    _data: tempfile::TempDir,
+}
+
+fn start() -> Core {
+    let data = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model = Model::load(root.join(granska_model::SHIPPED_MODEL)).unwrap();
+    let engine = Engine::start(&model, &EngineConfig { intra_threads: 1, ..EngineConfig::default() }).unwrap();
+    let archive = Arc::new(Archive::open(data.path()).unwrap());
+    let worklist = Arc::new(SqliteStore::open(data.path().join("worklist.db"), StoreOptions::default()).unwrap());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = App::start(
+        AppParts {
+            archive: archive.clone(),
+            worklist,
+            policy: (Policy::builtin("masai").unwrap(), String::new()),
+            scorer: Arc::new(Scorer { model, engine }),
+            metrics: granska_app::Metrics::new(),
+        },
+        AppOptions {
+            profile: Profile::Strict,
+            quiet: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+            workers: 1,
+            queue: 8,
+            min_free_bytes: 0,
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(100),
+        },
+        stopping,
+    );
+    Core { app, archive, _stop: stop, _data: data }
+}
+
+fn audit_actions(archive: &Archive) -> Vec<(String, String, String)> {
+    archive
+        .audit_records(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.principal, r.action, r.outcome))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_use_case_authorises_audits_and_publishes() {
+    let core = start();
+    let (app, archive) = (&core.app, &core.archive);
+    let (pacs, alice, rita, root) = (
+        caller("pacs-1", Role::Pacs),
+        caller("alice", Role::Radiologist),
+        caller("rita", Role::Researcher),
+        caller("root", Role::Admin),
+    );
+    let exam = granska_phantom::generate_exam(7, 0, &Options { size: Size::Small, ..Options::default() });
+    let files: Vec<Vec<u8>> = (0..4)
+        .map(|v| {
+            let mut bytes = Vec::new();
+            granska_phantom::to_dicom(&exam, v).write_all(&mut bytes).unwrap();
+            bytes
+        })
+        .collect();
+
+    // Refused by the role table: nothing stored, nothing audited.
+    let refused = app.ingest(&alice, files[0].clone(), "a".into()).await.unwrap_err();
+    assert!(matches!(refused.error, AppError::Forbidden { role: Role::Radiologist, action: Action::Upload }));
+    assert!(audit_actions(archive).is_empty());
+    assert!(matches!(app.claim_next(&pacs).await, Err(AppError::Forbidden { .. })));
+    assert!(matches!(app.models(&alice), Err(AppError::Forbidden { .. })));
+
+    let mut watch = app.watch(&alice).unwrap();
+    for (i, bytes) in files.iter().enumerate() {
+        let stored = app.ingest(&pacs, bytes.clone(), format!("view {i}")).await.unwrap();
+        assert!(!stored.duplicate);
+    }
+    let again = app.ingest(&pacs, files[0].clone(), "again".into()).await.unwrap();
+    assert!(again.duplicate);
+
+    // Four standard views complete the study; the core scores and routes it by itself.
+    let uid = Uid::parse(&exam.study_uid).unwrap();
+    let started = Instant::now();
+    let study = loop {
+        let s = app.get_study(&root, &uid).await.unwrap();
+        if s.record.state == StudyState::Routed {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never routed: {:?}", s.record.state);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(study.scorings.len(), 1);
+    assert!(study.patient.is_some(), "the admin sees patient identity");
+    assert!(app.get_study(&rita, &uid).await.unwrap().patient.is_none(), "a researcher does not");
+    let routed = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.unwrap().unwrap();
+    assert_eq!((routed.change, routed.study_uid.as_str()), (ChangeKind::Routed, exam.study_uid.as_str()));
+
+    // Reading: claim (published), a submit without a request id is refused by the core.
+    let claimed = app.claim_next(&alice).await.unwrap().expect("a task for alice");
+    assert_eq!(claimed.claim.task.study_uid, exam.study_uid);
+    let change = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.unwrap().unwrap();
+    assert_eq!(change.change, ChangeKind::Claimed);
+    let task = claimed.claim.task.id;
+    let missing_id = app.submit_read(&alice, task, ReadDecision::NoRecall, None, " ".into()).await.unwrap_err();
+    assert!(matches!(&missing_id, AppError::InvalidArgument { field, .. } if field == "request_id"), "{missing_id}");
+    let (_, out) = app.submit_read(&alice, task, ReadDecision::NoRecall, None, "r-1".into()).await.unwrap();
+    assert!(!out.duplicate);
+    let change = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.unwrap().unwrap();
+    assert_eq!(change.change, ChangeKind::Read);
+
+    // Paths only for the admin.
+    assert!(app.models(&rita).unwrap().dir.is_none());
+    assert!(app.models(&root).unwrap().dir.is_some());
+
+    // Every access to the study is on record, by whom and what.
+    let audit = audit_actions(archive);
+    let count = |who: &str, action: &str| audit.iter().filter(|(p, a, _)| p == who && a == action).count();
+    assert_eq!(count("pacs-1", "Ingest.Upload"), 5, "{audit:?}");
+    assert!(audit.iter().any(|(p, a, o)| p == "pacs-1" && a == "Ingest.Upload" && o == "ok: duplicate"));
+    assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") == 1);
+    assert_eq!(count("alice", "Worklist.ClaimNext"), 1);
+    assert_eq!(count("alice", "Worklist.SubmitRead"), 1, "the refused submit never reached the store");
+    assert_eq!(count("alice", "Ingest.Upload"), 0, "a refused role leaves no record");
+}
