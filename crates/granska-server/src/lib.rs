@@ -65,127 +65,11 @@ pub async fn serve(
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let data_dir = config.server.data_dir.clone();
-    // Patient data: the directory is 0700 and every file in it 0600, whatever the umask.
-    granska_types::private::create_dir_all(&data_dir)
-        .map_err(|e| ServerError::Config(format!("cannot create data_dir {}: {e}", data_dir.display())))?;
-    for (path, mode) in granska_types::private::wider_than_private(&data_dir, 1) {
-        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
-            "patient data readable by group or others: run `chmod -R go-rwx` on the data directory");
-    }
-    let tokens = auth::Tokens::load(&config.auth.tokens, &data_dir)?;
-    let (policy, policy_toml) = load_policy(&config)?;
-    let profile = match config.ingest.profile.as_str() {
-        "strict" => Profile::Strict,
-        "lenient" => Profile::Lenient,
-        other => return Err(ServerError::Config(format!("ingest.profile must be strict or lenient, found {other:?}"))),
-    };
-    let m = &config.model;
-    let device = m.device.parse().map_err(|e| ServerError::Config(format!("model.{e}")))?;
-    let engine_config = EngineConfig {
-        ort_library: m.ort_library.clone(),
-        intra_threads: m.threads,
-        max_batch: m.batch.max(1),
-        max_wait: Duration::from_millis(m.batch_wait_ms),
-        device,
-        cuda_fallback_to_cpu: m.cuda_fallback,
-        ..EngineConfig::default()
-    };
-    let dir = m.dir.clone();
-    let scorer = tokio::task::spawn_blocking(move || {
-        let model = Model::load(&dir)?;
-        let engine = Engine::start(&model, &engine_config)?;
-        Ok::<_, granska_model::Error>(Scorer { model, engine })
-    })
-    .await
-    .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
-    let archive = Arc::new(Archive::open(&data_dir)?);
-    let worklist: Arc<dyn granska_worklist::WorklistStore> = Arc::new(SqliteStore::open(
-        data_dir.join("worklist.db"),
-        StoreOptions {
-            lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
-            max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
-            ..StoreOptions::default()
-        },
-    )?);
-    let metrics_registry = granska_app::Metrics::new();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let app = App::start(
-        AppParts {
-            archive,
-            worklist,
-            policy: (policy, policy_toml),
-            scorer: Arc::new(scorer),
-            metrics: metrics_registry.clone(),
-        },
-        AppOptions {
-            profile,
-            quiet: Duration::from_secs(config.ingest.quiet_period_s),
-            timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
-            workers: config.scoring.workers,
-            queue: config.scoring.queue,
-            min_free_bytes: config.ingest.min_free_mib.saturating_mul(1 << 20),
-            max_attempts: config.scoring.max_attempts.max(1),
-            retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
-        },
-        stop_rx.clone(),
-    );
-
-    use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
-    let ig = &config.ingest;
-    let ingest = service::ingest::IngestService {
-        app: app.clone(),
-        limits: service::ingest::UploadLimits::new(
-            (ig.max_instance_mib as usize).saturating_mul(1 << 20),
-            ig.max_uploads,
-            (ig.max_buffered_mib as usize).saturating_mul(1 << 20),
-            Duration::from_secs(ig.idle_timeout_s.max(1)),
-        ),
-    };
-    let worklist = service::worklist::WorklistService { app: app.clone() };
-    let models = service::models::ModelsService { app };
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<IngestServer<service::ingest::IngestService>>().await;
-    health_reporter.set_serving::<WorklistServer<service::worklist::WorklistService>>().await;
-    health_reporter.set_serving::<ModelsServer<service::models::ModelsService>>().await;
-    // Both reflection protocols: v1, and v1alpha for the clients that speak only it (grpcurl
-    // 1.8, older Postman and grpc_cli builds).
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection_v1 = reflection().build_v1().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
-    let reflection_v1alpha =
-        reflection().build_v1alpha().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
-
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    let core = start_core(&config, shutdown).await?;
     if let Some(metrics_listener) = metrics {
-        tracing::info!(address = %metrics_listener.local_addr()?, "metrics at /metrics");
-        let (registry, stop) = (metrics_registry.clone(), stopped(stop_rx.clone()));
-        tokio::spawn(async move {
-            if let Err(e) = metrics::serve(metrics_listener, registry, stop).await {
-                tracing::error!(error = %e, "metrics endpoint failed");
-            }
-        });
+        spawn_metrics(metrics_listener, core.metrics.clone(), core.stop.clone())?;
     }
-
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &config.server.tls {
-        let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| ServerError::Config(format!("cannot read {}: {e}", p.display())))
-        };
-        let identity = tonic::transport::Identity::from_pem(read(&tls.cert_file)?, read(&tls.key_file)?);
-        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
-    }
-    use tonic::service::interceptor::InterceptedService;
-    let auth = move |req| tokens.authenticate(req);
+    let router = route(transport(&config.server)?, &config, core.app, core.tokens).await?;
     let sc = &config.server;
     let address = listener.local_addr()?;
     let incoming = limits::admit(
@@ -195,16 +79,190 @@ pub async fn serve(
             handshake_timeout: Duration::from_secs(sc.handshake_timeout_s.max(1)),
             tls: sc.tls.is_some(),
         },
-        metrics_registry.clone(),
+        core.metrics,
     );
-    tracing::info!(%address, tls = sc.tls.is_some(), data_dir = %data_dir.display(), "granska serving");
-    let health_auth = config.auth.health_requires_token.then(|| auth.clone());
-    let router = builder
+    tracing::info!(%address, tls = sc.tls.is_some(), data_dir = %sc.data_dir.display(), "granska serving");
+    router.serve_with_incoming_shutdown(incoming, stopped(core.stop)).await?;
+    tracing::info!("granska stopped");
+    Ok(())
+}
+
+/// The running application core and what the edges share with it.
+struct Core {
+    /// The core every gRPC service calls into.
+    app: Arc<App>,
+    /// Bearer tokens, checked by every service but (by default) health.
+    tokens: auth::Tokens,
+    /// The registry the core, the connection limits and `/metrics` share.
+    metrics: granska_app::Metrics,
+    /// Turns `true` once `shutdown` has resolved.
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Opens the stores, loads the tokens, the policy and the model, and starts the core; the
+/// core stops once `shutdown` resolves.
+async fn start_core(config: &Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Core, ServerError> {
+    let data_dir = &config.server.data_dir;
+    prepare_data_dir(data_dir)?;
+    let tokens = auth::Tokens::load(&config.auth.tokens, data_dir)?;
+    let (policy, policy_toml) = load_policy(config)?;
+    let profile = ingest_profile(&config.ingest.profile)?;
+    let scorer = load_scorer(&config.model).await?;
+    let archive = Arc::new(Archive::open(data_dir)?);
+    let worklist: Arc<dyn granska_worklist::WorklistStore> = Arc::new(SqliteStore::open(
+        data_dir.join("worklist.db"),
+        StoreOptions {
+            lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
+            max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
+            ..StoreOptions::default()
+        },
+    )?);
+    let metrics = granska_app::Metrics::new();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let parts = AppParts {
+        archive,
+        worklist,
+        policy: (policy, policy_toml),
+        scorer: Arc::new(scorer),
+        metrics: metrics.clone(),
+    };
+    let app = App::start(parts, app_options(config, profile), stop.clone());
+    Ok(Core { app, tokens, metrics, stop })
+}
+
+/// Creates the data directory private, and warns about anything in it that is not.
+fn prepare_data_dir(data_dir: &std::path::Path) -> Result<(), ServerError> {
+    // Patient data: the directory is 0700 and every file in it 0600, whatever the umask.
+    granska_types::private::create_dir_all(data_dir)
+        .map_err(|e| ServerError::Config(format!("cannot create data_dir {}: {e}", data_dir.display())))?;
+    for (path, mode) in granska_types::private::wider_than_private(data_dir, 1) {
+        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
+            "patient data readable by group or others: run `chmod -R go-rwx` on the data directory");
+    }
+    Ok(())
+}
+
+/// `ingest.profile` as the DICOM profile it names.
+fn ingest_profile(name: &str) -> Result<Profile, ServerError> {
+    match name {
+        "strict" => Ok(Profile::Strict),
+        "lenient" => Ok(Profile::Lenient),
+        other => Err(ServerError::Config(format!("ingest.profile must be strict or lenient, found {other:?}"))),
+    }
+}
+
+/// The inference engine's settings from `[model]`; fails on a device it cannot parse.
+fn engine_config(m: &config::ModelSection) -> Result<EngineConfig, ServerError> {
+    let device = m.device.parse().map_err(|e| ServerError::Config(format!("model.{e}")))?;
+    Ok(EngineConfig {
+        ort_library: m.ort_library.clone(),
+        intra_threads: m.threads,
+        max_batch: m.batch.max(1),
+        max_wait: Duration::from_millis(m.batch_wait_ms),
+        device,
+        cuda_fallback_to_cpu: m.cuda_fallback,
+        ..EngineConfig::default()
+    })
+}
+
+/// Loads the model and starts its engine, off the async threads (both block for a while).
+async fn load_scorer(m: &config::ModelSection) -> Result<Scorer, ServerError> {
+    let engine_config = engine_config(m)?;
+    let dir = m.dir.clone();
+    let scorer = tokio::task::spawn_blocking(move || {
+        let model = Model::load(&dir)?;
+        let engine = Engine::start(&model, &engine_config)?;
+        Ok::<_, granska_model::Error>(Scorer { model, engine })
+    })
+    .await
+    .map_err(|e| ServerError::Config(format!("model loading panicked: {e}")))??;
+    Ok(scorer)
+}
+
+/// The core's options from `[ingest]` and `[scoring]`.
+fn app_options(config: &Config, profile: Profile) -> AppOptions {
+    AppOptions {
+        profile,
+        quiet: Duration::from_secs(config.ingest.quiet_period_s),
+        timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
+        workers: config.scoring.workers,
+        queue: config.scoring.queue,
+        min_free_bytes: config.ingest.min_free_mib.saturating_mul(1 << 20),
+        max_attempts: config.scoring.max_attempts.max(1),
+        retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
+    }
+}
+
+/// Resolves once `rx` turns `true`.
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Serves `/metrics` on `listener` until `stop` turns `true`; a failure is logged, not fatal.
+fn spawn_metrics(
+    listener: TcpListener,
+    registry: granska_app::Metrics,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ServerError> {
+    tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+    tokio::spawn(async move {
+        if let Err(e) = metrics::serve(listener, registry, stopped(stop)).await {
+            tracing::error!(error = %e, "metrics endpoint failed");
+        }
+    });
+    Ok(())
+}
+
+/// The transport with `[server]`'s TLS identity (if any) and HTTP/2 settings.
+fn transport(sc: &config::ServerSection) -> Result<tonic::transport::Server, ServerError> {
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &sc.tls {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| ServerError::Config(format!("cannot read {}: {e}", p.display())))
+        };
+        let identity = tonic::transport::Identity::from_pem(read(&tls.cert_file)?, read(&tls.key_file)?);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    Ok(builder
         .max_concurrent_streams(sc.max_concurrent_streams.max(1))
         .http2_keepalive_interval(Some(Duration::from_secs(sc.keepalive_interval_s.max(1))))
         .http2_keepalive_timeout(Some(Duration::from_secs(sc.keepalive_timeout_s.max(1))))
-        .tcp_keepalive(Some(Duration::from_secs(60)))
-        // Every service but (by default) health needs a bearer token.
+        .tcp_keepalive(Some(Duration::from_secs(60))))
+}
+
+/// The `granska.v1` services, health and reflection (v1, and v1alpha for the clients that
+/// speak only it: grpcurl 1.8, older Postman and grpc_cli builds) on `builder`. Every service
+/// but (by default) health needs a bearer token from `tokens`.
+async fn route(
+    mut builder: tonic::transport::Server,
+    config: &Config,
+    app: Arc<App>,
+    tokens: auth::Tokens,
+) -> Result<tonic::transport::server::Router, ServerError> {
+    use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
+    use tonic::service::interceptor::InterceptedService;
+    let ingest = service::ingest::IngestService { app: app.clone(), limits: upload_limits(&config.ingest) };
+    let worklist = service::worklist::WorklistService { app: app.clone() };
+    let models = service::models::ModelsService { app };
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<IngestServer<service::ingest::IngestService>>().await;
+    health_reporter.set_serving::<WorklistServer<service::worklist::WorklistService>>().await;
+    health_reporter.set_serving::<ModelsServer<service::models::ModelsService>>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let reflection_v1alpha =
+        reflection().build_v1alpha().map_err(|e| ServerError::Config(format!("reflection: {e}")))?;
+    let auth = move |req| tokens.authenticate(req);
+    let health_auth = config.auth.health_requires_token.then(|| auth.clone());
+    Ok(builder
         .add_optional_service(health_auth.map(|a| InterceptedService::new(health.clone(), a)))
         .add_optional_service((!config.auth.health_requires_token).then_some(health))
         .add_service(InterceptedService::new(reflection_v1, auth.clone()))
@@ -214,8 +272,15 @@ pub async fn serve(
             auth.clone(),
         ))
         .add_service(InterceptedService::new(WorklistServer::new(worklist), auth.clone()))
-        .add_service(InterceptedService::new(ModelsServer::new(models), auth));
-    router.serve_with_incoming_shutdown(incoming, stopped(stop_rx)).await?;
-    tracing::info!("granska stopped");
-    Ok(())
+        .add_service(InterceptedService::new(ModelsServer::new(models), auth)))
+}
+
+/// The Upload streams' limits from `[ingest]`.
+fn upload_limits(ig: &config::IngestSection) -> service::ingest::UploadLimits {
+    service::ingest::UploadLimits::new(
+        (ig.max_instance_mib as usize).saturating_mul(1 << 20),
+        ig.max_uploads,
+        (ig.max_buffered_mib as usize).saturating_mul(1 << 20),
+        Duration::from_secs(ig.idle_timeout_s.max(1)),
+    )
 }

@@ -18,7 +18,7 @@ use super::{convert, uid};
 use crate::auth::caller;
 use crate::error::{code, code_name, status};
 use crate::proto::v1 as pb;
-use crate::upload::{Assembled, Chunk, Reassembler, StreamError};
+use crate::upload::{Assembled, Chunk, Reassembler, StreamError, Unfinished};
 
 /// The Ingest service.
 pub struct IngestService {
@@ -73,139 +73,189 @@ async fn upload_stream(
     mut chunks: Streaming<pb::UploadChunk>,
     tx: &mpsc::Sender<Result<pb::InstanceResult, Status>>,
 ) -> Result<(), Status> {
-    let mut reassembler = Reassembler::new(limits.max_instance);
-    // Budget held for the bytes the reassembler buffers; returned when an instance completes.
-    let mut held: Option<OwnedSemaphorePermit> = None;
-    loop {
-        let next = match tokio::time::timeout(limits.idle_timeout, chunks.next()).await {
+    let mut upload = Upload { app, limits, who, tx, reassembler: Reassembler::new(limits.max_instance), held: None };
+    while let Some(chunk) = upload.next_chunk(&mut chunks).await? {
+        upload.reserve(&chunk).await?;
+        let Some(assembled) = upload.push(chunk)? else { continue };
+        let result = upload.store(assembled).await?;
+        // The client going away is not an error: what was stored stays stored.
+        let _ = tx.send(Ok(result)).await;
+    }
+    Ok(())
+}
+
+/// One Upload stream being read: the instance it is reassembling and the buffer budget that
+/// instance holds.
+struct Upload<'a> {
+    app: &'a Arc<App>,
+    limits: &'a UploadLimits,
+    who: &'a Caller,
+    tx: &'a mpsc::Sender<Result<pb::InstanceResult, Status>>,
+    reassembler: Reassembler,
+    /// Budget held for the bytes the reassembler buffers; returned when an instance completes.
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Upload<'_> {
+    /// The instance left unfinished, for a stream about to end (the reassembler starts over).
+    fn unfinished(&mut self) -> Option<Unfinished> {
+        std::mem::replace(&mut self.reassembler, Reassembler::new(self.limits.max_instance)).finish()
+    }
+
+    /// Waits (at most the idle timeout) for the next chunk. `Ok(None)`: the client half-closed
+    /// the stream, and an instance it left unfinished has been answered as refused.
+    async fn next_chunk(&mut self, chunks: &mut Streaming<pb::UploadChunk>) -> Result<Option<Chunk>, Status> {
+        let next = match tokio::time::timeout(self.limits.idle_timeout, chunks.next()).await {
             Ok(next) => next,
             Err(_) => {
-                app.metrics().refused.with_label_values(&["ingest.idle_timeout_s"]).inc();
+                self.app.metrics().refused.with_label_values(&["ingest.idle_timeout_s"]).inc();
                 return Err(Status::deadline_exceeded(format!(
                     "no chunk for {} s (ingest.idle_timeout_s){}",
-                    limits.idle_timeout.as_secs(),
-                    unfinished_note(reassembler.finish())
+                    self.limits.idle_timeout.as_secs(),
+                    unfinished_note(self.unfinished())
                 )));
             }
         };
-        let chunk = match next {
+        match next {
             None => {
-                // Half-closed: a stream that ends inside an instance did not deliver it.
-                if let Some(u) = reassembler.finish() {
-                    app.refused_upload(who, "unfinished").await.map_err(status)?;
-                    let rejection = pb::Rejection {
-                        code: code_name(tonic::Code::InvalidArgument).into(),
-                        message: format!(
-                            "the stream ended after {} bytes of instance {:?}, before its last chunk: not stored",
-                            u.received, u.instance_ref
-                        ),
-                        field_violations: vec![violation("UploadChunk.last", "the instance's last chunk never came")],
-                    };
-                    let _ = tx.send(Ok(refused(u.instance_ref, u.received, rejection))).await;
-                }
-                return Ok(());
+                self.ended().await?;
+                Ok(None)
             }
-            Some(Err(status)) => {
-                // The client's stream failed: a chunk over the message limit, a reset, a decode
-                // error. Say so (with the unfinished instance) instead of ending with OK.
-                tracing::debug!(%status, "upload stream failed");
-                let code = if status.message().contains("message length too large") {
-                    app.metrics().refused.with_label_values(&["grpc-message-size"]).inc();
-                    Code::ResourceExhausted
-                } else {
-                    status.code()
-                };
-                return Err(Status::new(
-                    code,
-                    format!(
-                        "upload stream failed: {} (chunks must be at most {} MiB){}",
-                        status.message(),
-                        crate::MAX_MESSAGE >> 20,
-                        unfinished_note(reassembler.finish())
-                    ),
-                ));
-            }
-            Some(Ok(c)) => Chunk { instance_ref: c.instance_ref, data: c.data, last: c.last },
-        };
-        let want = reassembler.would_buffer(&chunk) as u32;
-        if want > 0 {
-            let permit = match tokio::time::timeout(
-                BUFFER_WAIT.min(limits.idle_timeout),
-                limits.buffered.clone().acquire_many_owned(want),
-            )
-            .await
-            {
-                Ok(Ok(p)) => p,
-                _ => {
-                    app.metrics().refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
-                    let received = reassembler.buffered() + chunk.data.len();
-                    let unfinished = reassembler.finish().map(|u| u.instance_ref).unwrap_or(chunk.instance_ref);
-                    return Err(Status::resource_exhausted(format!(
-                        "the server is buffering ingest.max_buffered_mib = {} MiB of unfinished instances \
-                             across all uploads; retry later; instance {unfinished:?} ({received} bytes \
-                             received) was not stored",
-                        limits.max_buffered >> 20,
-                    )));
-                }
-            };
-            match &mut held {
-                Some(h) => h.merge(permit),
-                None => held = Some(permit),
-            }
+            Some(Err(status)) => Err(self.failed(status)),
+            Some(Ok(c)) => Ok(Some(Chunk { instance_ref: c.instance_ref, data: c.data, last: c.last })),
         }
-        let assembled = reassembler.push(chunk).map_err(|e| {
+    }
+
+    /// The client half-closed the stream: an instance it ended inside was not delivered, and
+    /// is answered as refused.
+    async fn ended(&mut self) -> Result<(), Status> {
+        if let Some(u) = self.unfinished() {
+            self.app.refused_upload(self.who, "unfinished").await.map_err(status)?;
+            let rejection = pb::Rejection {
+                code: code_name(tonic::Code::InvalidArgument).into(),
+                message: format!(
+                    "the stream ended after {} bytes of instance {:?}, before its last chunk: not stored",
+                    u.received, u.instance_ref
+                ),
+                field_violations: vec![violation("UploadChunk.last", "the instance's last chunk never came")],
+            };
+            let _ = self.tx.send(Ok(refused(u.instance_ref, u.received, rejection))).await;
+        }
+        Ok(())
+    }
+
+    /// The client's stream failed: a chunk over the message limit, a reset, a decode error.
+    /// The status says so (with the unfinished instance) instead of ending with OK.
+    fn failed(&mut self, status: Status) -> Status {
+        tracing::debug!(%status, "upload stream failed");
+        let code = if status.message().contains("message length too large") {
+            self.app.metrics().refused.with_label_values(&["grpc-message-size"]).inc();
+            Code::ResourceExhausted
+        } else {
+            status.code()
+        };
+        Status::new(
+            code,
+            format!(
+                "upload stream failed: {} (chunks must be at most {} MiB){}",
+                status.message(),
+                crate::MAX_MESSAGE >> 20,
+                unfinished_note(self.unfinished())
+            ),
+        )
+    }
+
+    /// Reserves the buffer budget `chunk` needs, waiting a while for other uploads to free
+    /// some; refuses the unfinished instance when none frees up.
+    async fn reserve(&mut self, chunk: &Chunk) -> Result<(), Status> {
+        let want = self.reassembler.would_buffer(chunk) as u32;
+        if want == 0 {
+            return Ok(());
+        }
+        let limits = self.limits;
+        let permit = match tokio::time::timeout(
+            BUFFER_WAIT.min(limits.idle_timeout),
+            limits.buffered.clone().acquire_many_owned(want),
+        )
+        .await
+        {
+            Ok(Ok(p)) => p,
+            _ => {
+                self.app.metrics().refused.with_label_values(&["ingest.max_buffered_mib"]).inc();
+                let received = self.reassembler.buffered() + chunk.data.len();
+                let unfinished =
+                    self.unfinished().map(|u| u.instance_ref).unwrap_or_else(|| chunk.instance_ref.clone());
+                return Err(Status::resource_exhausted(format!(
+                    "the server is buffering ingest.max_buffered_mib = {} MiB of unfinished instances \
+                         across all uploads; retry later; instance {unfinished:?} ({received} bytes \
+                         received) was not stored",
+                    limits.max_buffered >> 20,
+                )));
+            }
+        };
+        match &mut self.held {
+            Some(h) => h.merge(permit),
+            None => self.held = Some(permit),
+        }
+        Ok(())
+    }
+
+    /// Adds `chunk` to the instance being reassembled; returns the instance it completes.
+    fn push(&mut self, chunk: Chunk) -> Result<Option<Assembled>, Status> {
+        let assembled = self.reassembler.push(chunk).map_err(|e| {
             let field = match e {
                 StreamError::BadRef { .. } => "UploadChunk.instance_ref",
                 StreamError::Interleaved { .. } => "UploadChunk.last",
             };
             bad_request(field, e.to_string())
         })?;
-        if reassembler.buffered() == 0 {
-            held = None; // an instance ended (or went over the limit): its budget is free again
+        if self.reassembler.buffered() == 0 {
+            self.held = None; // an instance ended (or went over the limit): its budget is free again
         }
-        let result = match assembled {
-            None => continue,
-            Some(Assembled::TooLarge { instance_ref, size }) => {
-                app.refused_upload(who, "too-large").await.map_err(status)?;
+        Ok(assembled)
+    }
+
+    /// Stores an assembled instance (or refuses one that grew too large) and says how it went.
+    async fn store(&self, assembled: Assembled) -> Result<pb::InstanceResult, Status> {
+        let (instance_ref, bytes) = match assembled {
+            Assembled::Instance { instance_ref, bytes } => (instance_ref, bytes),
+            Assembled::TooLarge { instance_ref, size } => {
+                self.app.refused_upload(self.who, "too-large").await.map_err(status)?;
                 let rejection = pb::Rejection {
                     code: code_name(tonic::Code::ResourceExhausted).into(),
                     message: format!(
                         "instance is {size} bytes, larger than ingest.max_instance_mib = {} MiB",
-                        limits.max_instance >> 20
+                        self.limits.max_instance >> 20
                     ),
                     field_violations: vec![violation("UploadChunk.data", "too large")],
                 };
-                refused(instance_ref, size, rejection)
-            }
-            Some(Assembled::Instance { instance_ref, bytes }) => {
-                let size = bytes.len() as u64;
-                match app.ingest(who, bytes, instance_ref.clone()).await {
-                    Ok(i) => pb::InstanceResult {
-                        instance_ref,
-                        outcome: if i.duplicate {
-                            pb::instance_result::Outcome::Duplicate
-                        } else {
-                            pb::instance_result::Outcome::Stored
-                        } as i32,
-                        sop_instance_uid: i.sop_instance_uid.into_string(),
-                        study_instance_uid: i.study_uid.into_string(),
-                        size_bytes: size,
-                        rejection: None,
-                        sha256: i.sha256,
-                    },
-                    // Nothing may be acknowledged unaudited: end the stream instead.
-                    Err(Rejected { error: e @ AppError::AuditUnavailable { .. }, .. }) => return Err(status(e)),
-                    Err(r) => rejected(instance_ref, size, r),
-                }
+                return Ok(refused(instance_ref, size, rejection));
             }
         };
-        // The client going away is not an error: what was stored stays stored.
-        let _ = tx.send(Ok(result)).await;
+        let size = bytes.len() as u64;
+        match self.app.ingest(self.who, bytes, instance_ref.clone()).await {
+            Ok(i) => Ok(pb::InstanceResult {
+                instance_ref,
+                outcome: if i.duplicate {
+                    pb::instance_result::Outcome::Duplicate
+                } else {
+                    pb::instance_result::Outcome::Stored
+                } as i32,
+                sop_instance_uid: i.sop_instance_uid.into_string(),
+                study_instance_uid: i.study_uid.into_string(),
+                size_bytes: size,
+                rejection: None,
+                sha256: i.sha256,
+            }),
+            // Nothing may be acknowledged unaudited: end the stream instead.
+            Err(Rejected { error: e @ AppError::AuditUnavailable { .. }, .. }) => Err(status(e)),
+            Err(r) => Ok(rejected(instance_ref, size, r)),
+        }
     }
 }
 
 /// `; instance "x" (N bytes received) was not stored`, or nothing.
-fn unfinished_note(u: Option<crate::upload::Unfinished>) -> String {
+fn unfinished_note(u: Option<Unfinished>) -> String {
     u.map(|u| format!("; instance {:?} ({} bytes received) was not stored", u.instance_ref, u.received))
         .unwrap_or_default()
 }

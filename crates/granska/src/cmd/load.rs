@@ -272,223 +272,308 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
     let templates = Arc::new(Templates::new(8, size));
     let journal = args.journal.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let stats = Arc::new(Mutex::new(Stats::default()));
-    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Shared {
+        server: args.server.clone(),
+        stats: Arc::new(Mutex::new(Stats::default())),
+        stop: Arc::new(AtomicBool::new(false)),
+        journal,
+    };
     let next_exam = Arc::new(AtomicU64::new(args.first_exam));
     let rss_start = args.server_pid.and_then(rss_mb);
     let started = Instant::now();
     let rss_mid = runtime.block_on(async {
         let mut tasks = Vec::new();
         for u in 0..args.uploaders {
-            let (server, token, templates, stats, stop, next, journal) = (
-                args.server.clone(),
-                pacs.clone(),
-                templates.clone(),
-                stats.clone(),
-                stop.clone(),
-                next_exam.clone(),
-                journal.clone(),
-            );
-            let corrupt_percent = args.corrupt_percent;
-            tasks.push(tokio::spawn(async move {
-                let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.ingest();
-                let mut rng = Rng(0xC0FFEE ^ u as u64);
-                while !stop.load(Ordering::Relaxed) {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let (study, mut files) = templates.exam(n);
-                    let mut corrupted = 0;
-                    for f in &mut files {
-                        if rng.below(100) < u64::from(corrupt_percent) {
-                            corrupt(f, &mut rng);
-                            corrupted += 1;
-                        }
-                    }
-                    // Re-send what was not acknowledged until all is (or the run ends), as a PACS does.
-                    let mut pending: Vec<usize> = (0..files.len()).collect();
-                    while !pending.is_empty() && !stop.load(Ordering::Relaxed) {
-                        let chunks: Vec<pb::UploadChunk> = pending
-                            .iter()
-                            .flat_map(|&v| {
-                                let parts: Vec<&[u8]> = if files[v].is_empty() {
-                                    vec![&[][..]]
-                                } else {
-                                    files[v].chunks(1 << 20).collect()
-                                };
-                                let last = parts.len() - 1;
-                                parts
-                                    .into_iter()
-                                    .enumerate()
-                                    .map(move |(i, p)| pb::UploadChunk {
-                                        instance_ref: format!("{n}-{v}"),
-                                        data: p.to_vec(),
-                                        last: i == last,
-                                    })
-                                    .collect::<Vec<_>>()
-                            })
-                            .collect();
-                        let t = Instant::now();
-                        let outcome = async {
-                            let mut results = client.upload(tokio_stream::iter(chunks)).await?.into_inner();
-                            let mut answered = Vec::new();
-                            while let Some(r) = results.next().await {
-                                answered.push(r?);
-                            }
-                            Ok::<_, tonic::Status>(answered)
-                        }
-                        .await;
-                        let backoff = {
-                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            match outcome {
-                                Ok(answered) => {
-                                    s.latency("upload", t.elapsed().as_secs_f64());
-                                    for r in answered {
-                                        let v: usize = r
-                                            .instance_ref
-                                            .rsplit('-')
-                                            .next()
-                                            .and_then(|x| x.parse().ok())
-                                            .unwrap_or(usize::MAX);
-                                        pending.retain(|&p| p != v);
-                                        match r.rejection {
-                                            None => {
-                                                s.count(
-                                                    if r.outcome == pb::instance_result::Outcome::Duplicate as i32 {
-                                                        "duplicate"
-                                                    } else {
-                                                        "stored"
-                                                    },
-                                                    1,
-                                                );
-                                                if let Some(j) = &journal {
-                                                    Journal::write(&j.acked, &output::AckedLine::from(&r));
-                                                }
-                                            }
-                                            Some(_) => s.count("rejected", 1),
-                                        }
-                                    }
-                                    false
-                                }
-                                Err(status) => {
-                                    s.error("upload", &status);
-                                    true
-                                }
-                            }
-                        };
-                        if backoff {
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                        }
-                    }
-                    let _ = (study, corrupted);
-                }
-                Ok::<_, anyhow::Error>(())
-            }));
+            let uploader = Uploader {
+                shared: shared.clone(),
+                templates: templates.clone(),
+                next: next_exam.clone(),
+                corrupt_percent: args.corrupt_percent,
+            };
+            tasks.push(tokio::spawn(uploader.run(pacs.clone(), u)));
         }
         for (r, token) in readers.iter().enumerate() {
-            let (server, token, stats, stop, journal) =
-                (args.server.clone(), token.clone(), stats.clone(), stop.clone(), journal.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut client = Client::connect_lazy(&server, &token, Duration::from_secs(120))?.worklist();
-                let mut rng = Rng(0xBEEF ^ r as u64);
-                let mut seq = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let claimed = client.claim_next(pb::ClaimNextRequest {}).await;
-                    let task = match claimed {
-                        Ok(c) => {
-                            stats
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .latency("claim_next", t.elapsed().as_secs_f64());
-                            c.into_inner().task
-                        }
-                        Err(status) => {
-                            stats.lock().unwrap_or_else(|p| p.into_inner()).error("claim_next", &status);
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                            continue;
-                        }
-                    };
-                    let Some(task) = task else {
-                        stats.lock().unwrap_or_else(|p| p.into_inner()).count("claim_empty", 1);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    };
-                    seq += 1;
-                    let request_id = format!("load-{r}-{seq}-{}", rng.next());
-                    let decision = if rng.below(10) == 0 {
-                        pb::submit_read_request::Decision::Recall
-                    } else {
-                        pb::submit_read_request::Decision::NoRecall
-                    };
-                    // Retry the submit with the same request id until it is answered: idempotent.
-                    loop {
-                        let t = Instant::now();
-                        let submitted = client
-                            .submit_read(pb::SubmitReadRequest {
-                                task_id: task.task_id,
-                                decision: decision as i32,
-                                note: String::new(),
-                                request_id: request_id.clone(),
-                            })
-                            .await;
-                        let retry = {
-                            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
-                            match submitted {
-                                Ok(_) => {
-                                    s.latency("submit_read", t.elapsed().as_secs_f64());
-                                    s.count("reads", 1);
-                                    if let Some(j) = &journal {
-                                        Journal::write(
-                                            &j.submits,
-                                            &output::SubmitLine {
-                                                task_id: task.task_id,
-                                                study: task.study_instance_uid.clone(),
-                                                request_id: request_id.clone(),
-                                            },
-                                        );
-                                    }
-                                    false
-                                }
-                                Err(status)
-                                    if matches!(
-                                        status.code(),
-                                        tonic::Code::Unavailable
-                                            | tonic::Code::Unknown
-                                            | tonic::Code::Cancelled
-                                            | tonic::Code::DeadlineExceeded
-                                    ) && !stop.load(Ordering::Relaxed) =>
-                                {
-                                    s.error("submit_read", &status);
-                                    true
-                                }
-                                Err(status) => {
-                                    // e.g. the lease expired while the server was down: not a loss.
-                                    s.error("submit_read", &status);
-                                    false
-                                }
-                            }
-                        };
-                        if !retry {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                    }
-                }
-                Ok::<_, anyhow::Error>(())
-            }));
+            tasks.push(tokio::spawn(reader(shared.clone(), token.clone(), r)));
         }
-        tokio::time::sleep(Duration::from_secs(args.seconds / 2)).await;
-        let mid = args.server_pid.and_then(rss_mb);
-        tokio::time::sleep(Duration::from_secs(args.seconds - args.seconds / 2)).await;
-        stop.store(true, Ordering::Relaxed);
-        for t in tasks {
-            // Each task ends after its call in flight: bounded by the client timeout.
-            let _ = tokio::time::timeout(Duration::from_secs(130), t).await;
-        }
-        mid
+        run_for(args.seconds, args.server_pid, &shared.stop, tasks).await
     });
     let seconds = started.elapsed().as_secs_f64();
     let rss_end = args.server_pid.and_then(rss_mb);
-    let stats = stats.lock().unwrap_or_else(|p| p.into_inner());
+    let stats = shared.stats();
+    let report = report(&args, &stats, seconds, output::RssSamples { start: rss_start, middle: rss_mid, end: rss_end });
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, output::to_json(&report)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What every load task shares with the others and with `run_load`.
+#[derive(Clone)]
+struct Shared {
+    /// The server's URL.
+    server: String,
+    /// Latencies, counts and errors of every task.
+    stats: Arc<Mutex<Stats>>,
+    /// Set when the run is over: each task stops after its call in flight.
+    stop: Arc<AtomicBool>,
+    /// Where acknowledged instances and successful submits are appended, if anywhere.
+    journal: Option<Arc<Journal>>,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The statistics, even if a task panicked while holding them.
+    fn stats(&self) -> std::sync::MutexGuard<'_, Stats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Lets the tasks run for `seconds`, sampling the server's RSS halfway; then stops them and
+/// waits for them. Returns the halfway sample.
+async fn run_for(
+    seconds: u64,
+    server_pid: Option<u32>,
+    stop: &AtomicBool,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> Option<f64> {
+    tokio::time::sleep(Duration::from_secs(seconds / 2)).await;
+    let mid = server_pid.and_then(rss_mb);
+    tokio::time::sleep(Duration::from_secs(seconds - seconds / 2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        // Each task ends after its call in flight: bounded by the client timeout.
+        let _ = tokio::time::timeout(Duration::from_secs(130), t).await;
+    }
+    mid
+}
+
+type IngestClient = pb::ingest_client::IngestClient<granska_client::Authed>;
+type WorklistClient = pb::worklist_client::WorklistClient<granska_client::Authed>;
+
+/// One uploader: sends exam after exam (numbers shared with the other uploaders), each on its
+/// own Upload stream, until the run stops.
+struct Uploader {
+    shared: Shared,
+    templates: Arc<Templates>,
+    /// The next exam number, taken by whichever uploader comes first.
+    next: Arc<AtomicU64>,
+    /// Percent of instances corrupted before they are sent.
+    corrupt_percent: u32,
+}
+
+impl Uploader {
+    /// Uploader number `u`, uploading with `token`.
+    async fn run(self, token: String, u: usize) -> anyhow::Result<()> {
+        let mut client = Client::connect_lazy(&self.shared.server, &token, Duration::from_secs(120))?.ingest();
+        let mut rng = Rng(0xC0FFEE ^ u as u64);
+        while !self.shared.stopped() {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let (study, mut files) = self.templates.exam(n);
+            let mut corrupted = 0;
+            for f in &mut files {
+                if rng.below(100) < u64::from(self.corrupt_percent) {
+                    corrupt(f, &mut rng);
+                    corrupted += 1;
+                }
+            }
+            // Re-send what was not acknowledged until all is (or the run ends), as a PACS does.
+            let mut pending: Vec<usize> = (0..files.len()).collect();
+            while !pending.is_empty() && !self.shared.stopped() {
+                let chunks = upload_chunks(n, &files, &pending);
+                let t = Instant::now();
+                let outcome = upload(&mut client, chunks).await;
+                if self.record(outcome, t, &mut pending) {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+            let _ = (study, corrupted);
+        }
+        Ok(())
+    }
+
+    /// Counts (and journals) what one Upload stream answered, striking the answered views
+    /// from `pending`. Returns whether to back off before trying again (the call failed).
+    fn record(
+        &self,
+        outcome: Result<Vec<pb::InstanceResult>, tonic::Status>,
+        started: Instant,
+        pending: &mut Vec<usize>,
+    ) -> bool {
+        let mut s = self.shared.stats();
+        let answered = match outcome {
+            Ok(answered) => answered,
+            Err(status) => {
+                s.error("upload", &status);
+                return true;
+            }
+        };
+        s.latency("upload", started.elapsed().as_secs_f64());
+        for r in answered {
+            let v: usize = r.instance_ref.rsplit('-').next().and_then(|x| x.parse().ok()).unwrap_or(usize::MAX);
+            pending.retain(|&p| p != v);
+            match r.rejection {
+                None => {
+                    s.count(
+                        if r.outcome == pb::instance_result::Outcome::Duplicate as i32 {
+                            "duplicate"
+                        } else {
+                            "stored"
+                        },
+                        1,
+                    );
+                    if let Some(j) = &self.shared.journal {
+                        Journal::write(&j.acked, &output::AckedLine::from(&r));
+                    }
+                }
+                Some(_) => s.count("rejected", 1),
+            }
+        }
+        false
+    }
+}
+
+/// The chunks (at most 1 MiB each) of exam `n`'s `pending` views; view `v` is instance `n-v`.
+fn upload_chunks(n: u64, files: &[Vec<u8>], pending: &[usize]) -> Vec<pb::UploadChunk> {
+    pending
+        .iter()
+        .flat_map(|&v| {
+            let parts: Vec<&[u8]> =
+                if files[v].is_empty() { vec![&[][..]] } else { files[v].chunks(1 << 20).collect() };
+            let last = parts.len() - 1;
+            parts
+                .into_iter()
+                .enumerate()
+                .map(move |(i, p)| pb::UploadChunk {
+                    instance_ref: format!("{n}-{v}"),
+                    data: p.to_vec(),
+                    last: i == last,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Sends `chunks` on one Upload stream and collects every result.
+async fn upload(
+    client: &mut IngestClient,
+    chunks: Vec<pb::UploadChunk>,
+) -> Result<Vec<pb::InstanceResult>, tonic::Status> {
+    let mut results = client.upload(tokio_stream::iter(chunks)).await?.into_inner();
+    let mut answered = Vec::new();
+    while let Some(r) = results.next().await {
+        answered.push(r?);
+    }
+    Ok(answered)
+}
+
+/// Reader number `r`, reading with `token`: claims the next task and submits a decision (one
+/// in ten a recall) until the run stops.
+async fn reader(shared: Shared, token: String, r: usize) -> anyhow::Result<()> {
+    let mut client = Client::connect_lazy(&shared.server, &token, Duration::from_secs(120))?.worklist();
+    let mut rng = Rng(0xBEEF ^ r as u64);
+    let mut seq = 0u64;
+    while !shared.stopped() {
+        let Some(task) = claim(&mut client, &shared).await else { continue };
+        seq += 1;
+        let request_id = format!("load-{r}-{seq}-{}", rng.next());
+        let decision = if rng.below(10) == 0 {
+            pb::submit_read_request::Decision::Recall
+        } else {
+            pb::submit_read_request::Decision::NoRecall
+        };
+        submit(&mut client, &shared, &task, decision, request_id).await;
+    }
+    Ok(())
+}
+
+/// Claims the next task; `None` (after a pause) when the call failed or nothing was waiting.
+async fn claim(client: &mut WorklistClient, shared: &Shared) -> Option<pb::ClaimedTask> {
+    let t = Instant::now();
+    let task = match client.claim_next(pb::ClaimNextRequest {}).await {
+        Ok(c) => {
+            shared.stats().latency("claim_next", t.elapsed().as_secs_f64());
+            c.into_inner().task
+        }
+        Err(status) => {
+            shared.stats().error("claim_next", &status);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return None;
+        }
+    };
+    if task.is_none() {
+        shared.stats().count("claim_empty", 1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    task
+}
+
+/// Submits `decision` for `task`, retrying with the same request id (idempotent) until it is
+/// answered; a transport failure while the run goes on is retried, any other is given up.
+async fn submit(
+    client: &mut WorklistClient,
+    shared: &Shared,
+    task: &pb::ClaimedTask,
+    decision: pb::submit_read_request::Decision,
+    request_id: String,
+) {
+    loop {
+        let t = Instant::now();
+        let submitted = client
+            .submit_read(pb::SubmitReadRequest {
+                task_id: task.task_id,
+                decision: decision as i32,
+                note: String::new(),
+                request_id: request_id.clone(),
+            })
+            .await;
+        let retry = {
+            let mut s = shared.stats();
+            match submitted {
+                Ok(_) => {
+                    s.latency("submit_read", t.elapsed().as_secs_f64());
+                    s.count("reads", 1);
+                    if let Some(j) = &shared.journal {
+                        let line = output::SubmitLine {
+                            task_id: task.task_id,
+                            study: task.study_instance_uid.clone(),
+                            request_id: request_id.clone(),
+                        };
+                        Journal::write(&j.submits, &line);
+                    }
+                    false
+                }
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        tonic::Code::Unavailable
+                            | tonic::Code::Unknown
+                            | tonic::Code::Cancelled
+                            | tonic::Code::DeadlineExceeded
+                    ) && !shared.stopped() =>
+                {
+                    s.error("submit_read", &status);
+                    true
+                }
+                Err(status) => {
+                    // e.g. the lease expired while the server was down: not a loss.
+                    s.error("submit_read", &status);
+                    false
+                }
+            }
+        };
+        if !retry {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Prints the run's table of latencies per operation, its counts, errors and the server's RSS;
+/// returns the same as the JSON report.
+fn report(args: &RunArgs, stats: &Stats, seconds: f64, rss: output::RssSamples) -> output::LoadReport {
     let mut ops = BTreeMap::new();
     println!("{:<12} {:>8} {:>10} {:>10} {:>10} {:>10}", "op", "calls", "per s", "p50 ms", "p99 ms", "max ms");
     for (op, lat) in &stats.latencies {
@@ -515,9 +600,9 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
     println!("counts: {:?}", stats.counts);
     println!("errors: {:?}", stats.errors);
     if args.server_pid.is_some() {
-        println!("server RSS MB: start {rss_start:?}, middle {rss_mid:?}, end {rss_end:?}");
+        println!("server RSS MB: start {:?}, middle {:?}, end {:?}", rss.start, rss.middle, rss.end);
     }
-    let report = output::LoadReport {
+    output::LoadReport {
         seconds,
         uploaders: args.uploaders,
         readers: args.readers,
@@ -525,12 +610,8 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
         ops,
         counts: stats.counts.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
         errors: stats.errors.clone(),
-        rss_mb: output::RssSamples { start: rss_start, middle: rss_mid, end: rss_end },
-    };
-    if let Some(path) = &args.json_out {
-        std::fs::write(path, output::to_json(&report)?)?;
+        rss_mb: rss,
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn read_jsonl<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
