@@ -2,7 +2,9 @@
 //! to install), plus the descriptor set that server reflection serves.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not `env!`: a build script compiled once serves every checkout that
+    // shares the target directory, and each must generate from its own proto files.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files: Vec<_> = ["vocabulary", "ingest", "worklist", "models"]
         .iter()
         .map(|f| root.join(format!("granska/v1/{f}.proto")))

@@ -23,7 +23,7 @@ use granska_model::exam::ViewInput;
 use granska_model::{ExamResult, ExamStatus, Scorer};
 use granska_triage::{Assessment, Category};
 use granska_types::{SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
-use granska_worklist::model::{ModelRef, RouteInput};
+use granska_worklist::model::RouteInput;
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::{App, AppError, AppOptions, AppParts, blocking, now_ms};
@@ -248,11 +248,7 @@ impl App {
             study_uid: record.study_uid.clone(),
             waiting_since_ms: record.first_received_ms,
             status,
-            model: scoring.model.as_ref().map(|m| ModelRef {
-                name: m.name.clone(),
-                version: m.version.clone(),
-                sha256: m.sha256.clone(),
-            }),
+            model: scoring.model.clone(),
             raw_score: scoring.exam_score,
             category: scoring.category.map(u8::from),
             extra_high: scoring.extra_high,

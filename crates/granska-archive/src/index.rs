@@ -107,7 +107,7 @@ pub struct StudyRecord {
     /// Assembly state.
     pub state: StudyState,
     /// Why it was completed (the latest reason).
-    pub completion: Option<String>,
+    pub completion: Option<Completion>,
     /// Bumped by every stored instance.
     pub generation: i64,
     /// First instance stored, Unix ms.
@@ -446,7 +446,9 @@ impl Archive {
             study_uid: study_uid.to_owned(),
             state,
             attention,
-            completion,
+            completion: completion
+                .map(|c: String| Completion::parse(&c).ok_or(Error::Corrupt { what: "completion", found: c }))
+                .transpose()?,
             generation,
             first_received_ms,
             last_received_ms,

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod backend;
 mod exam;
 pub mod private;
 mod reading;
@@ -21,6 +22,7 @@ mod uid;
 mod view;
 
 pub use auth::Role;
+pub use backend::BackendError;
 pub use exam::{ExamStatus, ModelIdentity, SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
 pub use reading::{
     AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision,

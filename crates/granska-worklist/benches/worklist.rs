@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use granska_triage::{Assessment, Category, Policy};
-use granska_worklist::model::{PageRequest, Reader, RouteInput, ScoreStatus};
+use granska_worklist::model::{ExamStatus, PageRequest, Reader, RouteInput};
 use granska_worklist::{SqliteStore, StoreOptions, WorklistStore};
 
 const STUDIES: usize = 100_000;
@@ -28,7 +28,7 @@ fn populate(store: &SqliteStore) {
                 RouteInput {
                     study_uid: format!("1.2.826.0.1.3680043.8.498.{}", 1_000_000 + i),
                     waiting_since_ms: now - (i as i64 * 2161) % (60 * 3_600_000),
-                    status: ScoreStatus::Scored,
+                    status: ExamStatus::Scored,
                     model: None,
                     raw_score: Some(category as f64 / 10.0),
                     category: Some(category),

@@ -9,13 +9,7 @@ use granska_triage::{Decision, Flag, PolicyId, ReadingMode};
 /// A reading task's id (unique in one store).
 pub type TaskId = i64;
 
-pub use granska_types::{OutcomeVia, ReadDecision, TaskKind, TaskState};
-
-/// The scoring status of an exam, as recorded with its routing: the one [`ExamStatus`] of
-/// the vocabulary.
-///
-/// [`ExamStatus`]: granska_types::ExamStatus
-pub use granska_types::ExamStatus as ScoreStatus;
+pub use granska_types::{ExamStatus, ModelIdentity, OutcomeVia, ReadDecision, TaskKind, TaskState};
 
 /// Who is asking, and what they may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +27,6 @@ impl Reader {
     }
 }
 
-/// The model that produced a score.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelRef {
-    /// Model name.
-    pub name: String,
-    /// Model version.
-    pub version: String,
-    /// sha256 of its `model.onnx`.
-    pub sha256: String,
-}
-
 /// Everything recorded when an exam is routed (DESIGN §4: model, raw score, category, policy,
 /// time), and the decision that creates its tasks.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +37,9 @@ pub struct RouteInput {
     /// routing when an exam is re-routed, so re-scoring never sends it to the back.
     pub waiting_since_ms: i64,
     /// Scoring status.
-    pub status: ScoreStatus,
+    pub status: ExamStatus,
     /// The model, when one ran.
-    pub model: Option<ModelRef>,
+    pub model: Option<ModelIdentity>,
     /// The exam score (probability), when there is one.
     pub raw_score: Option<f64>,
     /// The calibrated category, when there is one.
@@ -89,9 +72,9 @@ pub struct Routing {
     /// Record id.
     pub id: i64,
     /// Scoring status.
-    pub status: ScoreStatus,
+    pub status: ExamStatus,
     /// The model, when one ran.
-    pub model: Option<ModelRef>,
+    pub model: Option<ModelIdentity>,
     /// Exam score.
     pub raw_score: Option<f64>,
     /// Category.
@@ -274,7 +257,7 @@ pub struct WorklistEntry {
     /// The exam.
     pub study_uid: String,
     /// Scoring status.
-    pub status: ScoreStatus,
+    pub status: ExamStatus,
     /// Category, when scored.
     pub category: Option<u8>,
     /// Reading mode.

@@ -126,7 +126,7 @@ pub fn four_views_complete_a_study_and_late_instances_reopen_it<A: ArchiveStore>
     let out = archive.put(b"late", &instance("1.2.3.1.9", "L", "XCCL"), 4000).unwrap();
     assert!(matches!(out, PutOutcome::Stored { state: StudyState::Complete, became_complete: true, .. }));
     let study = archive.study("1.2.3").unwrap().unwrap();
-    assert_eq!(study.completion.as_deref(), Some("late-instance"));
+    assert_eq!(study.completion, Some(Completion::LateInstance));
     // A scoring of an older generation does not route it.
     assert!(!archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
     assert!(archive.record_scoring("1.2.3", 5, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
@@ -146,7 +146,7 @@ pub fn quiet_and_explicit_completion<A: ArchiveStore>(make: &dyn Fn() -> A) {
     assert!(archive.complete("1.2.3", Completion::QuietPeriod).unwrap());
     assert!(!archive.complete("1.2.3", Completion::CompleteStudyCall).unwrap(), "already complete");
     assert!(matches!(archive.complete("9.9", Completion::CompleteStudyCall), Err(Error::UnknownStudy { .. })));
-    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion.as_deref(), Some("quiet-period"));
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion, Some(Completion::QuietPeriod));
 }
 
 /// The audit log filters by study and by principal.

@@ -126,7 +126,7 @@ fn reopening_keeps_everything() {
     assert!(archive.complete("1.2.3", Completion::QuietPeriod).unwrap());
     drop(archive);
     let archive = Archive::open(dir.path()).unwrap();
-    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion.as_deref(), Some("quiet-period"));
+    assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion, Some(granska_archive::Completion::QuietPeriod));
 }
 
 fn four_views(archive: &Archive, study: &str) {

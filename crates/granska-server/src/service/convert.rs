@@ -5,7 +5,7 @@ use granska_app::{Change, ClaimedExam, ModelsView, StudyView, WorklistView};
 use granska_archive::{Attention, StudyState};
 use granska_proto::v1 as pb;
 use granska_proto::wire;
-use granska_types::{Completion, ScoringRecord};
+use granska_types::ScoringRecord;
 use granska_worklist::model::{NextStep, Routing, SubmitOutcome};
 
 /// A worklist page.
@@ -168,7 +168,7 @@ pub fn study(v: StudyView) -> pb::Study {
             })
             .collect(),
         complete: record.state != StudyState::Receiving,
-        completion: record.completion.as_deref().and_then(Completion::parse).map_or(0, wire),
+        completion: record.completion.map_or(0, wire),
         scoring: latest,
         routing: applied,
         reading,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{
-    ModelRef, PageRequest, ReadDecision, Reader, RouteInput, RouteOutcome, ScoreStatus, StudyHistory, Submission,
+    ExamStatus, ModelIdentity, PageRequest, ReadDecision, Reader, RouteInput, RouteOutcome, StudyHistory, Submission,
     TaskId,
 };
 use crate::{ManualClock, StoreOptions, WorklistStore};
@@ -28,8 +28,8 @@ pub fn options(clock: &ManualClock, policy: &Policy) -> StoreOptions {
 }
 
 /// The model named in routing inputs.
-pub fn model() -> ModelRef {
-    ModelRef { name: "granska-phantom-v1".into(), version: "1.0.0".into(), sha256: "880620c7".into() }
+pub fn model() -> ModelIdentity {
+    ModelIdentity { name: "granska-phantom-v1".into(), version: "1.0.0".into(), sha256: "880620c7".into() }
 }
 
 /// A scored assessment.
@@ -42,16 +42,16 @@ pub fn route_input(policy: &Policy, study_uid: &str, assessment: &Assessment, wa
     let decision = policy.decide(assessment);
     let (status, category, extra_high, raw_score) = match assessment {
         Assessment::Scored { category, extra_high } => {
-            (ScoreStatus::Scored, Some(category.get()), *extra_high, Some(category.get() as f64 / 10.0 - 0.05))
+            (ExamStatus::Scored, Some(category.get()), *extra_high, Some(category.get() as f64 / 10.0 - 0.05))
         }
-        Assessment::Incomplete { .. } => (ScoreStatus::Incomplete, None, false, None),
-        Assessment::Unscorable { .. } => (ScoreStatus::Unscorable, None, false, None),
+        Assessment::Incomplete { .. } => (ExamStatus::Incomplete, None, false, None),
+        Assessment::Unscorable { .. } => (ExamStatus::Unscorable, None, false, None),
     };
     RouteInput {
         study_uid: study_uid.to_owned(),
         waiting_since_ms,
         status,
-        model: (status != ScoreStatus::Unscorable).then(model),
+        model: (status != ExamStatus::Unscorable).then(model),
         raw_score,
         category,
         extra_high,

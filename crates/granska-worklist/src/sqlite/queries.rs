@@ -8,7 +8,7 @@ use super::ELIGIBLE;
 use super::rows::{self, Ctx};
 use crate::error::{Error, Result};
 use crate::model::{
-    Counts, Event, ModelRef, Outcome, OutcomeVia, PageRequest, ReadDecision, Reader, Routing, ScoreStatus,
+    Counts, Event, ExamStatus, ModelIdentity, Outcome, OutcomeVia, PageRequest, ReadDecision, Reader, Routing,
     StudyHistory, TaskKind, TaskState, WorklistEntry, WorklistPage,
 };
 use crate::workflow::{self, Step};
@@ -40,7 +40,7 @@ fn entry(row: &Row, cutoff: i64) -> rusqlite::Result<WorklistEntry> {
         kind: rows::parse(row, 1, "task kind", TaskKind::parse)?,
         state: rows::parse(row, 2, "task state", TaskState::parse)?,
         study_uid: row.get(3)?,
-        status: rows::parse(row, 4, "score status", ScoreStatus::parse)?,
+        status: rows::parse(row, 4, "score status", ExamStatus::parse)?,
         category: row.get(5)?,
         mode: rows::parse(row, 6, "reading mode", ReadingMode::parse)?,
         flags: flags(row, 7)?,
@@ -167,9 +167,9 @@ pub fn history(conn: &Connection, study_uid: &str) -> Result<StudyHistory> {
                 let name: Option<String> = r.get(2)?;
                 Ok(Routing {
                     id: r.get(0)?,
-                    status: rows::parse(r, 1, "score status", ScoreStatus::parse)?,
+                    status: rows::parse(r, 1, "score status", ExamStatus::parse)?,
                     model: match name {
-                        Some(name) => Some(ModelRef { name, version: r.get(3)?, sha256: r.get(4)? }),
+                        Some(name) => Some(ModelIdentity { name, version: r.get(3)?, sha256: r.get(4)? }),
                         None => None,
                     },
                     raw_score: r.get(5)?,
