@@ -64,9 +64,28 @@ pub enum AppError {
     /// The archive refused or failed (the edge maps its variants: unknown, conflict, busy…).
     #[error(transparent)]
     Archive(#[from] granska_archive::Error),
-    /// The worklist refused or failed (unknown task, not the holder, lease expired…).
+    /// The caller does not hold this task (gRPC FAILED_PRECONDITION, HTTP 409). Unlike the
+    /// worklist's own error it never names who does: a radiologist must not learn who else
+    /// holds a task.
+    #[error("task {task_id} is not held by you (it is {state})")]
+    NotHolder {
+        /// The task.
+        task_id: granska_worklist::model::TaskId,
+        /// Its state.
+        state: granska_types::TaskState,
+    },
+    /// The worklist refused or failed (unknown task, lease expired, busy…).
     #[error(transparent)]
-    Worklist(#[from] granska_worklist::Error),
+    Worklist(granska_worklist::Error),
+}
+
+impl From<granska_worklist::Error> for AppError {
+    fn from(e: granska_worklist::Error) -> AppError {
+        match e {
+            granska_worklist::Error::NotHolder { task_id, state, .. } => AppError::NotHolder { task_id, state },
+            other => AppError::Worklist(other),
+        }
+    }
 }
 
 /// Why an instance's content was refused.
@@ -103,6 +122,7 @@ impl AppError {
             AppError::Forbidden { .. }
             | AppError::InvalidArgument { .. }
             | AppError::UnknownStudy { .. }
+            | AppError::NotHolder { .. }
             | AppError::AuditUnavailable { .. }
             | AppError::Archive(_)
             | AppError::Worklist(_) => "internal",

@@ -36,22 +36,13 @@ pub enum ServerError {
 /// variant (in the core or a store) must be mapped here before the server compiles.
 pub fn status(e: AppError) -> Status {
     let code = code(&e);
-    let message = match &e {
-        // A radiologist must not learn who else holds a task: say only that it is not theirs.
-        AppError::Worklist(W::NotHolder { task_id, state, .. }) => {
-            format!("task {task_id} is not held by you (it is {state})")
-        }
-        _ => e.to_string(),
-    };
-    match &e {
-        AppError::InvalidArgument { field, message } => {
-            let mut details = tonic_types::ErrorDetails::new();
-            details.add_bad_request_violation(field.clone(), message.clone());
-            use tonic_types::StatusExt;
-            Status::with_error_details(code, e.to_string(), details)
-        }
-        _ => Status::new(code, message),
+    if let AppError::InvalidArgument { field, message } = &e {
+        let mut details = tonic_types::ErrorDetails::new();
+        details.add_bad_request_violation(field.clone(), message.clone());
+        use tonic_types::StatusExt;
+        return Status::with_error_details(code, e.to_string(), details);
     }
+    Status::new(code, e.to_string())
 }
 
 /// The gRPC code of a core error.
@@ -61,6 +52,7 @@ pub fn code(e: &AppError) -> Code {
         AppError::InvalidArgument { .. } | AppError::InvalidInstance { .. } => Code::InvalidArgument,
         AppError::Exhausted { limit: Limit::DiskSpace | Limit::InstanceSize, .. } => Code::ResourceExhausted,
         AppError::UnknownStudy { .. } => Code::NotFound,
+        AppError::NotHolder { .. } => Code::FailedPrecondition,
         AppError::AuditUnavailable { .. } => Code::Internal,
         AppError::Archive(a) => archive_code(a),
         AppError::Worklist(w) => worklist_code(w),
