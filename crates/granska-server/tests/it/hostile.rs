@@ -343,9 +343,10 @@ async fn patient_data_is_owner_only_and_token_files_must_be_private() {
         .as_str()
         .unwrap()
         .to_owned();
-    let channel =
-        tonic::transport::Channel::from_shared(format!("http://{}", server.addr)).unwrap().connect().await.unwrap();
-    let mut pacs = pb::ingest_client::IngestClient::new(crate::support::with_token(channel, Some(&pacs_token)));
+    let mut pacs = granska_client::Client::connect_with_token(&format!("http://{}", server.addr), &pacs_token, None)
+        .await
+        .unwrap()
+        .ingest();
     let files = exam_files(&exam(46, 0)).into_iter().enumerate().map(|(i, b)| (format!("v{i}"), b)).collect();
     for r in upload(&mut pacs, files).await.unwrap() {
         assert_eq!(r.outcome, pb::instance_result::Outcome::Stored as i32);

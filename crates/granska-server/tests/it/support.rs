@@ -37,6 +37,8 @@ pub struct TestServer {
     pub metrics_addr: SocketAddr,
     /// The CA to trust when the server runs TLS.
     pub tls_ca: Option<Vec<u8>>,
+    /// Its file.
+    pub tls_ca_file: Option<PathBuf>,
     pub data: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), granska_server::ServerError>>,
@@ -71,7 +73,8 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let tls_ca = config.server.tls.as_ref().map(|t| std::fs::read(&t.cert_file).unwrap());
-        let server = TestServer { addr, metrics_addr, tls_ca, data, stop: Some(stop), handle };
+        let tls_ca_file = config.server.tls.as_ref().map(|t| t.cert_file.clone());
+        let server = TestServer { addr, metrics_addr, tls_ca, tls_ca_file, data, stop: Some(stop), handle };
         // Ready when it answers a health check.
         let started = Instant::now();
         loop {
@@ -104,12 +107,24 @@ impl TestServer {
         self.try_channel(principal).await.unwrap()
     }
 
-    pub async fn ingest(&self, principal: &str) -> pb::ingest_client::IngestClient<Authed> {
-        pb::ingest_client::IngestClient::new(self.channel(principal).await)
+    /// The typed client (`granska-client`, as the CLI uses it) connected as `principal`.
+    pub async fn client(&self, principal: &str) -> granska_client::Client {
+        let url = match &self.tls_ca_file {
+            None => format!("http://{}", self.addr),
+            // The test certificate names `localhost`.
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+        };
+        granska_client::Client::connect_with_token(&url, token_of(principal), self.tls_ca_file.as_deref())
+            .await
+            .unwrap()
     }
 
-    pub async fn worklist(&self, principal: &str) -> pb::worklist_client::WorklistClient<Authed> {
-        pb::worklist_client::WorklistClient::new(self.channel(principal).await)
+    pub async fn ingest(&self, principal: &str) -> pb::ingest_client::IngestClient<granska_client::Authed> {
+        self.client(principal).await.ingest()
+    }
+
+    pub async fn worklist(&self, principal: &str) -> pb::worklist_client::WorklistClient<granska_client::Authed> {
+        self.client(principal).await.worklist()
     }
 
     /// The `/metrics` text.
@@ -173,7 +188,7 @@ pub fn exam_files(exam: &Exam) -> Vec<Vec<u8>> {
 
 /// Uploads `(name, bytes)` instances over one stream in 64 KiB chunks; the results in order.
 pub async fn upload(
-    client: &mut pb::ingest_client::IngestClient<Authed>,
+    client: &mut pb::ingest_client::IngestClient<granska_client::Authed>,
     files: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<pb::InstanceResult>, tonic::Status> {
     let mut chunks = Vec::new();
