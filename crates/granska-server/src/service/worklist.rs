@@ -83,13 +83,8 @@ impl pb::worklist_server::Worklist for WorklistService {
     ) -> Result<Response<pb::SubmitReadResponse>, Status> {
         let who = caller(&request)?;
         let req = request.into_inner();
-        let decision = match pb::submit_read_request::Decision::try_from(req.decision) {
-            Ok(pb::submit_read_request::Decision::Recall) => ReadDecision::Recall,
-            Ok(pb::submit_read_request::Decision::NoRecall) => ReadDecision::NoRecall,
-            Ok(pb::submit_read_request::Decision::Unspecified) | Err(_) => {
-                return Err(Status::invalid_argument("decision must be RECALL or NO_RECALL"));
-            }
-        };
+        let decision = <ReadDecision as granska_proto::Vocabulary>::from_wire(req.decision)
+            .map_err(|_| Status::invalid_argument("decision must be RECALL or NO_RECALL"))?;
         let note = (!req.note.is_empty()).then_some(req.note);
         let (_, out) = self.app.submit_read(&who, req.task_id, decision, note, req.request_id).await.map_err(status)?;
         Ok(Response::new(convert::submitted(out)))

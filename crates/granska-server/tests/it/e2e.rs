@@ -90,17 +90,13 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
     let tasks = &alice_list.entries[0].tasks;
     assert!(tasks.iter().any(|t| t.kind == pb::TaskKind::First as i32 && t.held_by_you));
     assert!(tasks.iter().all(|t| t.kind != pb::TaskKind::Second as i32 || !t.available_to_you), "never both reads");
-    let submit = |task_id, decision: pb::submit_read_request::Decision, id: &str| pb::SubmitReadRequest {
+    let submit = |task_id, decision: pb::ReadDecision, id: &str| pb::SubmitReadRequest {
         task_id,
         decision: decision as i32,
         note: String::new(),
         request_id: id.into(),
     };
-    let r = alice
-        .submit_read(submit(a.task_id, pb::submit_read_request::Decision::Recall, "a1"))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = alice.submit_read(submit(a.task_id, pb::ReadDecision::Recall, "a1")).await.unwrap().into_inner();
     assert_eq!(r.next, pb::AfterRead::AwaitingOtherRead as i32);
     // alice cannot take the second read of the same exam.
     assert!(alice.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.is_none());
@@ -108,21 +104,13 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
     assert_eq!(b.kind, pb::TaskKind::Second as i32);
     assert!(b.prior_reads.is_empty(), "blinded: bob does not see alice's read");
     // Someone else's task cannot be submitted or released.
-    let err = carol.submit_read(submit(b.task_id, pb::submit_read_request::Decision::Recall, "c0")).await.unwrap_err();
+    let err = carol.submit_read(submit(b.task_id, pb::ReadDecision::Recall, "c0")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     assert!(!err.message().contains("bob"), "no other reader's identity leaks: {}", err.message());
-    let r = bob
-        .submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1"))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = bob.submit_read(submit(b.task_id, pb::ReadDecision::NoRecall, "b1")).await.unwrap().into_inner();
     assert_eq!(r.next, pb::AfterRead::Consensus as i32);
     // A retried submit is a duplicate, not an error.
-    let again = bob
-        .submit_read(submit(b.task_id, pb::submit_read_request::Decision::NoRecall, "b1"))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = bob.submit_read(submit(b.task_id, pb::ReadDecision::NoRecall, "b1")).await.unwrap().into_inner();
     assert!(again.duplicate);
     let c = carol.claim_next(pb::ClaimNextRequest {}).await.unwrap().into_inner().task.unwrap();
     assert_eq!(c.kind, pb::TaskKind::Consensus as i32);
@@ -137,11 +125,7 @@ async fn a_double_read_exam_goes_through_two_readers_and_consensus_by_rpc() {
         [("first".into(), "alice".into(), "recall".into()), ("second".into(), "bob".into(), "no-recall".into())]
             as [(String, String, String); 2]
     );
-    let r = carol
-        .submit_read(submit(c.task_id, pb::submit_read_request::Decision::Recall, "c1"))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = carol.submit_read(submit(c.task_id, pb::ReadDecision::Recall, "c1")).await.unwrap().into_inner();
     assert_eq!(
         (r.next, r.outcome, r.outcome_via),
         (pb::AfterRead::Final as i32, pb::ReadDecision::Recall as i32, pb::OutcomeVia::Consensus as i32)

@@ -479,11 +479,7 @@ async fn reader(shared: Shared, token: String, r: usize) -> anyhow::Result<()> {
         let Some(task) = claim(&mut client, &shared).await else { continue };
         seq += 1;
         let request_id = format!("load-{r}-{seq}-{}", rng.next());
-        let decision = if rng.below(10) == 0 {
-            pb::submit_read_request::Decision::Recall
-        } else {
-            pb::submit_read_request::Decision::NoRecall
-        };
+        let decision = if rng.below(10) == 0 { pb::ReadDecision::Recall } else { pb::ReadDecision::NoRecall };
         submit(&mut client, &shared, &task, decision, request_id).await;
     }
     Ok(())
@@ -516,7 +512,7 @@ async fn submit(
     client: &mut WorklistClient,
     shared: &Shared,
     task: &pb::ClaimedTask,
-    decision: pb::submit_read_request::Decision,
+    decision: pb::ReadDecision,
     request_id: String,
 ) {
     loop {

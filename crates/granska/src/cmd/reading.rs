@@ -95,8 +95,8 @@ enum ReadAction {
         #[arg(long)]
         task: i64,
         /// recall or no-recall.
-        #[arg(long, value_parser = ["recall", "no-recall"])]
-        decision: String,
+        #[arg(long, value_parser = parse_decision)]
+        decision: vocab::ReadDecision,
         /// Optional free-text note.
         #[arg(long)]
         note: Option<String>,
@@ -163,15 +163,10 @@ pub fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
             }
             ReadAction::Submit { connection, task, decision, note, request_id, json } => {
                 let mut client = connection.connect(Role::Radiologist).await?.worklist();
-                let decision = if decision == "recall" {
-                    pb::submit_read_request::Decision::Recall
-                } else {
-                    pb::submit_read_request::Decision::NoRecall
-                };
                 let r = client
                     .submit_read(pb::SubmitReadRequest {
                         task_id: task,
-                        decision: decision as i32,
+                        decision: decision.to_wire(),
                         note: note.unwrap_or_default(),
                         request_id: request_id.unwrap_or_else(random_request_id),
                     })
@@ -305,4 +300,8 @@ fn task_text(kind: i32, task_id: i64, state: i32) -> String {
 /// A repeated `Flag` field as `extra-high,incomplete`.
 fn flags(values: &[i32]) -> String {
     values.iter().map(|&f| w::<vocab::Flag>(f)).collect::<Vec<_>>().join(",")
+}
+
+fn parse_decision(text: &str) -> Result<vocab::ReadDecision, String> {
+    text.parse().map_err(|_| format!("expected recall or no-recall, found {text:?}"))
 }
