@@ -54,6 +54,8 @@ pub enum Action {
     RetryStudy,
     /// Remove one stored instance (so a corrected copy can be re-sent).
     RemoveInstance,
+    /// Read the audit log (who accessed which study).
+    ReadAudit,
 }
 
 impl Action {
@@ -72,6 +74,7 @@ impl Action {
             Action::ListNeedsAttention => "Ingest.ListNeedsAttention",
             Action::RetryStudy => "Ingest.RetryStudy",
             Action::RemoveInstance => "Ingest.RemoveInstance",
+            Action::ReadAudit => "Audit.Read",
         }
     }
 
@@ -84,7 +87,9 @@ impl Action {
             Action::List | Action::Watch | Action::ClaimNext | Action::Release | Action::SubmitRead => {
                 matches!(role, Radiologist | Admin)
             }
-            Action::ListNeedsAttention | Action::RetryStudy | Action::RemoveInstance => matches!(role, Admin),
+            Action::ListNeedsAttention | Action::RetryStudy | Action::RemoveInstance | Action::ReadAudit => {
+                matches!(role, Admin)
+            }
         }
     }
 }

@@ -114,8 +114,10 @@ impl AppError {
     /// The metric label of a refused instance.
     pub fn rejection_class(&self) -> &'static str {
         match self {
-            AppError::InvalidInstance { problem: InstanceProblem::NotConformant, .. } => "invalid-attribute",
-            AppError::InvalidInstance { problem: InstanceProblem::Unreadable, .. } => "not-dicom",
+            // A finding about one attribute or tag, or about the instance as a whole (the
+            // metric's labels since before the core existed).
+            AppError::InvalidInstance { field: Some(_), .. } => "invalid-attribute",
+            AppError::InvalidInstance { field: None, .. } => "not-dicom",
             AppError::Archive(granska_archive::Error::Conflict { .. }) => "conflict",
             AppError::Exhausted { limit: Limit::DiskSpace, .. } => "disk-space",
             AppError::Exhausted { limit: Limit::InstanceSize, .. } => "too-large",

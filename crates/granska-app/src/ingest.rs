@@ -89,6 +89,7 @@ impl App {
     /// Counts and audits an instance the edge refused before it reached [`App::ingest`] (too
     /// large, a stream cut inside it); `reason` is a short class for the metric and the audit.
     pub async fn refused_upload(&self, caller: &Caller, reason: &'static str) -> Result<(), AppError> {
+        caller.authorize(Action::Upload)?;
         self.metrics.rejections.with_label_values(&[reason]).inc();
         self.audit(caller, Action::Upload, vec![None], format!("rejected: {reason}")).await
     }
@@ -99,7 +100,19 @@ impl App {
         let archive = self.archive.clone();
         let size = bytes.len() as u64;
         let min_free = self.options.min_free_bytes;
+        let max_instance = self.options.max_instance_bytes;
         let outcome = blocking(move || {
+            if bytes.len() > max_instance {
+                let error = AppError::Exhausted {
+                    limit: Limit::InstanceSize,
+                    message: format!(
+                        "instance is {} bytes, larger than ingest.max_instance_mib = {} MiB",
+                        bytes.len(),
+                        max_instance >> 20
+                    ),
+                };
+                return Err(Box::new(Rejected::of(error, String::new(), String::new())));
+            }
             let file = DicomFile::from_bytes(&bytes, &instance_ref)
                 .map_err(|e| Box::new(Rejected::of(invalid_instance(e.kind), String::new(), String::new())))?;
             let meta = file.mammogram(profile).map_err(|e| {

@@ -13,6 +13,7 @@
 //! worklist (`dyn WorklistStore`).
 #![warn(missing_docs)]
 
+mod audit_log;
 pub mod auth;
 mod caller;
 mod error;
@@ -61,6 +62,9 @@ pub struct AppOptions {
     pub queue: usize,
     /// Ingest is refused while the data disk has less free space.
     pub min_free_bytes: u64,
+    /// The largest instance accepted, bytes (an edge that streams should refuse earlier, while
+    /// receiving; this is the rule every edge shares).
+    pub max_instance_bytes: usize,
     /// Failed scoring/routing attempts before a study is parked as needs-attention.
     pub max_attempts: u32,
     /// First retry delay; doubled per failed attempt, at most five minutes.

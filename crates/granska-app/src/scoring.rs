@@ -330,11 +330,12 @@ fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, prof
         return failed(if unreadable.is_empty() { "no instances".into() } else { unreadable.join("; ") });
     }
     let result: ExamResult = scorer.score_exam(&record.study_uid, inputs, decode_ms);
-    let category = match result.category.map(Category::new) {
-        None => None,
-        Some(Ok(c)) => Some(c),
-        // A calibration that gives no valid category makes the exam unscorable, with why.
-        Some(Err(e)) => return failed(format!("model gave an invalid category: {e}")),
+    // A calibration that gives no valid category makes the exam unscorable, with why; the
+    // model, its score and the views stay on record (every routing names its model).
+    let (category, invalid_category) = match result.category.map(Category::new) {
+        None => (None, None),
+        Some(Ok(c)) => (Some(c), None),
+        Some(Err(e)) => (None, Some(format!("model gave an invalid category: {e}"))),
     };
     let mut stored = ScoringRecord {
         version: SCORING_RECORD_VERSION,
@@ -356,6 +357,10 @@ fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, prof
             .collect(),
         model: Some(result.model.clone()),
     };
+    if let Some(why) = invalid_category {
+        stored.status = ExamStatus::Unscorable;
+        stored.reason = Some(why);
+    }
     if !unreadable.is_empty() {
         // Instances that could not even be read from the archive make the exam incomplete.
         if stored.status == ExamStatus::Scored {

@@ -192,6 +192,7 @@ fn app_options(config: &Config, profile: Profile) -> AppOptions {
         workers: config.scoring.workers,
         queue: config.scoring.queue,
         min_free_bytes: config.ingest.min_free_mib.saturating_mul(1 << 20),
+        max_instance_bytes: (config.ingest.max_instance_mib as usize).saturating_mul(1 << 20),
         max_attempts: config.scoring.max_attempts.max(1),
         retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
     }

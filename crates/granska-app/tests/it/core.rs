@@ -50,6 +50,7 @@ fn start() -> Core {
             workers: 1,
             queue: 8,
             min_free_bytes: 0,
+            max_instance_bytes: 64 << 20,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(100),
         },
@@ -131,6 +132,13 @@ async fn every_use_case_authorises_audits_and_publishes() {
     let change = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.unwrap().unwrap();
     assert_eq!(change.change, ChangeKind::Read);
 
+    // The audit log is the admin's to read, and reading it is audited too.
+    assert!(matches!(app.read_audit(&alice, Default::default()).await, Err(AppError::Forbidden { .. })));
+    let filter = granska_archive::AuditFilter { study_uid: Some(exam.study_uid.clone()), principal: None };
+    let records = app.read_audit(&root, filter).await.unwrap();
+    assert!(records.iter().all(|r| r.study_uid.as_deref() == Some(exam.study_uid.as_str())));
+    assert!(records.iter().any(|r| r.action == "Worklist.SubmitRead" && r.principal == "alice"), "{records:?}");
+
     // Paths only for the admin.
     assert!(app.models(&rita).unwrap().dir.is_none());
     assert!(app.models(&root).unwrap().dir.is_some());
@@ -144,4 +152,6 @@ async fn every_use_case_authorises_audits_and_publishes() {
     assert_eq!(count("alice", "Worklist.ClaimNext"), 1);
     assert_eq!(count("alice", "Worklist.SubmitRead"), 1, "the refused submit never reached the store");
     assert_eq!(count("alice", "Ingest.Upload"), 0, "a refused role leaves no record");
+    assert_eq!(count("root", "Audit.Read"), 1, "reading the audit is audited");
+    assert_eq!(count("alice", "Audit.Read"), 0);
 }

@@ -37,6 +37,7 @@ fn the_permission_table_is_role_by_action() {
         Ingest.ListNeedsAttention  denied      denied      denied      allowed
         Ingest.RetryStudy          denied      denied      denied      allowed
         Ingest.RemoveInstance      denied      denied      denied      allowed
+        Audit.Read                 denied      denied      denied      allowed
     "#]]
     .assert_eq(&table);
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use granska_app::{App, AppError, Caller, Rejected};
+use granska_app::{Action, App, AppError, Caller, Rejected};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_stream::StreamExt;
@@ -309,7 +309,7 @@ impl pb::ingest_server::Ingest for IngestService {
         request: Request<Streaming<pb::UploadChunk>>,
     ) -> Result<Response<Self::UploadStream>, Status> {
         let who = caller(&request)?;
-        who.authorize(granska_app::Action::Upload).map_err(status)?;
+        who.authorize(Action::Upload).map_err(status)?;
         let Ok(slot) = self.limits.uploads.clone().try_acquire_owned() else {
             self.app.metrics().refused.with_label_values(&["ingest.max_uploads"]).inc();
             return Err(Status::resource_exhausted(format!(
@@ -334,8 +334,10 @@ impl pb::ingest_server::Ingest for IngestService {
         &self,
         request: Request<pb::CompleteStudyRequest>,
     ) -> Result<Response<pb::CompleteStudyResponse>, Status> {
+        let who = caller(&request)?;
+        who.authorize(Action::CompleteStudy).map_err(status)?; // the role before the arguments
         let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
-        let (now, state) = self.app.complete_study(&caller(&request)?, &study).await.map_err(status)?;
+        let (now, state) = self.app.complete_study(&who, &study).await.map_err(status)?;
         Ok(Response::new(pb::CompleteStudyResponse { completed_now: now, state: granska_proto::wire(state) }))
     }
 
@@ -364,6 +366,7 @@ impl pb::ingest_server::Ingest for IngestService {
         request: Request<pb::RemoveInstanceRequest>,
     ) -> Result<Response<pb::RemoveInstanceResponse>, Status> {
         let who = caller(&request)?;
+        who.authorize(Action::RemoveInstance).map_err(status)?; // the role before the arguments
         let sop = uid("sop_instance_uid", &request.get_ref().sop_instance_uid)?;
         let removed = self.app.remove_instance(&who, &sop, &request.get_ref().reason).await.map_err(status)?;
         Ok(Response::new(pb::RemoveInstanceResponse {
@@ -374,8 +377,10 @@ impl pb::ingest_server::Ingest for IngestService {
 
     #[tracing::instrument(skip_all, fields(study_uid = %request.get_ref().study_instance_uid))]
     async fn get_study(&self, request: Request<pb::GetStudyRequest>) -> Result<Response<pb::Study>, Status> {
+        let who = caller(&request)?;
+        who.authorize(Action::GetStudy).map_err(status)?; // the role before the arguments
         let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
-        let view = self.app.get_study(&caller(&request)?, &study).await.map_err(status)?;
+        let view = self.app.get_study(&who, &study).await.map_err(status)?;
         Ok(Response::new(convert::study(view)))
     }
 }

@@ -2,7 +2,9 @@
 //! (the caller from the bearer token, UIDs parsed, enums decoded), calls one use case of
 //! [`granska_app::App`] — which authorises, works, audits and publishes — and turns the typed
 //! answer into protobuf, or the [`granska_app::AppError`] into a status by the one mapping in
-//! `crate::error`.
+//! `crate::error`. A handler that must parse an argument first asks the core's role table
+//! (`Caller::authorize`), so a caller without the role is refused before its arguments are
+//! judged, as the core itself does.
 
 pub mod convert;
 pub mod ingest;

@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use granska_app::{App, AppError};
+use granska_app::{Action, App, AppError};
 use granska_proto::v1 as pb;
 use granska_worklist::model::{PageRequest, ReadDecision};
 use tokio_stream::Stream;
@@ -42,6 +42,7 @@ impl pb::worklist_server::Worklist for WorklistService {
     #[tracing::instrument(skip_all)]
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
         let who = caller(&request)?;
+        who.authorize(Action::List).map_err(status)?; // the role before the arguments
         let view = self.app.list(&who, page(request.get_ref())?).await.map_err(status)?;
         Ok(Response::new(convert::worklist(view)))
     }
@@ -82,9 +83,14 @@ impl pb::worklist_server::Worklist for WorklistService {
         request: Request<pb::SubmitReadRequest>,
     ) -> Result<Response<pb::SubmitReadResponse>, Status> {
         let who = caller(&request)?;
+        who.authorize(Action::SubmitRead).map_err(status)?; // the role before the arguments
         let req = request.into_inner();
-        let decision = <ReadDecision as granska_proto::Vocabulary>::from_wire(req.decision)
-            .map_err(|_| Status::invalid_argument("decision must be RECALL or NO_RECALL"))?;
+        let decision = <ReadDecision as granska_proto::Vocabulary>::from_wire(req.decision).map_err(|_| {
+            status(AppError::InvalidArgument {
+                field: "decision".into(),
+                message: "must be READ_DECISION_RECALL or READ_DECISION_NO_RECALL".into(),
+            })
+        })?;
         let note = (!req.note.is_empty()).then_some(req.note);
         let (_, out) = self.app.submit_read(&who, req.task_id, decision, note, req.request_id).await.map_err(status)?;
         Ok(Response::new(convert::submitted(out)))

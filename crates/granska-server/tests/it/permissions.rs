@@ -41,6 +41,8 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
         Rpc::Models => code(models.get(pb::GetModelsRequest {}).await.map(drop)),
         Rpc::ListNeedsAttention => code(ingest.list_needs_attention(pb::ListNeedsAttentionRequest {}).await.map(drop)),
         Rpc::RetryStudy => code(ingest.retry_study(pb::RetryStudyRequest { study_instance_uid: uid }).await.map(drop)),
+        // No RPC reads the audit log yet (the core's `read_audit` is tested in granska-app).
+        Rpc::ReadAudit => unreachable!("skipped by the caller"),
         Rpc::RemoveInstance => code(
             ingest
                 .remove_instance(pb::RemoveInstanceRequest { sop_instance_uid: uid, reason: "test".into() })
@@ -57,7 +59,7 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     let principals =
         [("pacs-1", Role::Pacs), ("alice", Role::Radiologist), ("rita", Role::Researcher), ("root", Role::Admin)];
     let mut table = format!("{:<22} pacs        radiologist researcher  admin\n", "");
-    for &rpc in Rpc::VARIANTS {
+    for &rpc in Rpc::VARIANTS.iter().filter(|&&a| a != Rpc::ReadAudit) {
         table += &format!("{:<22}", rpc.name());
         for (principal, role) in principals {
             let got = call(with_token(channel.clone(), Some(crate::support::token_of(principal))), rpc).await;
