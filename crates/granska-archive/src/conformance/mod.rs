@@ -2,7 +2,7 @@
 //! backend must pass. The SQLite archive runs it in this crate's tests; another backend runs
 //! the same cases from its own tests, with this crate's `conformance` feature enabled:
 //!
-//! ```ignore
+//! ```text
 //! granska_archive::archive_store_conformance!(make_postgres_archives());
 //! ```
 //!
@@ -19,11 +19,13 @@ fn uid(text: &str) -> Uid {
     Uid::parse(text).unwrap()
 }
 
-fn instance(sop: &str, lat: &str, view: &str) -> NewInstance {
+/// A For Presentation MG instance of study `1.2.3` (a fixture for any backend's tests).
+pub fn instance(sop: &str, lat: &str, view: &str) -> NewInstance {
     in_study("1.2.3", sop, lat, view)
 }
 
-fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
+/// A For Presentation MG instance of `study` (a fixture for any backend's tests).
+pub fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
     NewInstance {
         sop_instance_uid: uid(sop),
         study_uid: uid(study),

@@ -5,29 +5,8 @@ mod conformance;
 
 use std::os::unix::fs::PermissionsExt;
 
-use granska_archive::{Archive, ArchiveStore, Completion, NewInstance, PutOutcome, Uid};
-
-fn uid(text: &str) -> Uid {
-    Uid::parse(text).unwrap()
-}
-
-fn instance(sop: &str, lat: &str, view: &str) -> NewInstance {
-    in_study("1.2.3", sop, lat, view)
-}
-
-fn in_study(study: &str, sop: &str, lat: &str, view: &str) -> NewInstance {
-    NewInstance {
-        sop_instance_uid: uid(sop),
-        study_uid: uid(study),
-        series_uid: uid(&format!("{study}.1")),
-        sop_class_uid: "1.2.840.10008.5.1.4.1.1.1.2".into(),
-        laterality: granska_types::Laterality::parse(lat).expect("test laterality"),
-        view: granska_types::View::parse(view).expect("test view"),
-        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
-        patient_id: Some("PHANTOM-1".into()),
-        patient_name: None,
-    }
-}
+use granska_archive::conformance::{in_study, instance};
+use granska_archive::{Archive, ArchiveStore, Completion, PutOutcome};
 
 #[test]
 fn a_corrupted_blob_is_detected() {

@@ -2,7 +2,7 @@
 //! backend must pass. The SQLite store runs it in this crate's tests; a PostgreSQL backend
 //! runs the same cases from its own tests:
 //!
-//! ```ignore
+//! ```text
 //! // in the backend crate's tests, with granska-worklist's `conformance` feature enabled:
 //! granska_worklist::worklist_store_conformance!(make_postgres_stores());
 //! ```
