@@ -53,12 +53,18 @@ command -v cmake >/dev/null || { say "cmake missing after installing the PyPI wh
 
 if [[ $want_test -eq 1 ]]; then
     missing=()
-    for tool in storescu dcmcrle dcmcjpeg dcmcjpls dcmconv dcmdump; do
+    for tool in storescu echoscu dsrdump dcmcrle dcmcjpeg dcmcjpls dcmconv dcmdump; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
     packages=()
     [[ ${#missing[@]} -gt 0 ]] && packages+=(dcmtk)
     command -v chromium >/dev/null || packages+=(chromium)
+    # DICOM peers of the network edge's tests: Orthanc (+ DICOMweb) as the PACS, dicom3tools'
+    # dciodvfy and Pixelmed's DicomSRValidator for the result SR.
+    command -v Orthanc >/dev/null || packages+=(orthanc)
+    [[ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]] || packages+=(orthanc-dicomweb)
+    command -v dciodvfy >/dev/null || packages+=(dicom3tools)
+    [[ -f /usr/share/java/pixelmed.jar ]] || packages+=(pixelmed-apps)
     [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
     if [[ ${#packages[@]} -gt 0 ]]; then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then

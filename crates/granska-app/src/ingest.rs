@@ -94,6 +94,44 @@ impl App {
         self.audit(caller, Action::Upload, vec![None], format!("rejected: {reason}")).await
     }
 
+    /// An instance of an accept-and-drop SOP class (secondary capture, presentation state, key
+    /// objects, other SRs a PACS forwards with the study): answered as stored by the edge, not
+    /// kept, counted by class, audited.
+    pub async fn drop_instance(&self, caller: &Caller, sop_class_uid: &str) -> Result<(), AppError> {
+        caller.authorize(Action::Upload)?;
+        self.metrics.dropped.with_label_values(&[sop_class_uid]).inc();
+        self.audit(caller, Action::Upload, vec![None], format!("dropped: SOP class {sop_class_uid} is accept-and-drop"))
+            .await
+    }
+
+    /// The DICOM association that sent instances of `studies` was released: the sender says it
+    /// sent what it had, so each such study still receiving is completed (scored now), next to
+    /// the four-views rule and the quiet timer. Returns the studies completed by this call.
+    pub async fn association_released(&self, caller: &Caller, studies: &[Uid]) -> Result<Vec<Uid>, AppError> {
+        caller.authorize(Action::CompleteStudy)?;
+        let (archive, uids) = (self.archive.clone(), studies.to_vec());
+        let result = blocking(move || {
+            let mut completed = Vec::new();
+            for uid in uids {
+                // A study whose every instance was refused is unknown: nothing to complete.
+                match archive.complete(uid.as_str(), Completion::AssociationReleased) {
+                    Ok(true) => completed.push(uid),
+                    Ok(false) | Err(granska_archive::Error::UnknownStudy { .. }) => {}
+                    Err(e) => return Err(AppError::from(e)),
+                }
+            }
+            Ok(completed)
+        })
+        .await;
+        if let Ok(completed) = &result {
+            for uid in completed {
+                self.enqueue(uid.to_string()).await;
+            }
+        }
+        let audited = studies.iter().map(|u| Some(u.to_string())).collect();
+        self.audited(caller, Action::CompleteStudy, audited, result).await
+    }
+
     async fn store(self: &Arc<Self>, bytes: Vec<u8>, instance_ref: String) -> Result<Ingested, Rejected> {
         let started = Instant::now();
         let profile = self.options.profile;

@@ -21,6 +21,7 @@ mod ingest;
 pub mod maintenance;
 pub mod metrics;
 mod reading;
+pub mod results;
 pub mod scoring;
 mod study;
 
@@ -41,6 +42,7 @@ pub use metrics::Metrics;
 pub use reading::{ChangeStream, ClaimedExam, ExamTasks, TaskView, WorklistView};
 pub use scoring::{Change, ChangeKind};
 pub use study::{ModelsView, StudyView};
+pub use results::{ResultSender, SendError};
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
@@ -69,6 +71,24 @@ pub struct AppOptions {
     pub max_attempts: u32,
     /// First retry delay; doubled per failed attempt, at most five minutes.
     pub retry_backoff: Duration,
+    /// How a result SR is sent: first retry delay (doubled per attempt, at most ten minutes)
+    /// and when to give up.
+    pub results: ResultsOptions,
+}
+
+/// The results outbox's retry rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultsOptions {
+    /// First retry delay after a failed send.
+    pub retry_backoff: Duration,
+    /// A report not delivered this long after it was made is marked failed (and counted).
+    pub give_up_after: Duration,
+}
+
+impl Default for ResultsOptions {
+    fn default() -> Self {
+        ResultsOptions { retry_backoff: Duration::from_secs(5), give_up_after: Duration::from_secs(72 * 3600) }
+    }
 }
 
 /// The running application; cheap to share (`Arc<App>`).
@@ -83,6 +103,8 @@ pub struct App {
     stopping: tokio::sync::watch::Receiver<bool>,
     options: AppOptions,
     queue: mpsc::Sender<String>,
+    results: Option<Arc<dyn results::ResultSender>>,
+    results_due: Arc<tokio::sync::Notify>,
 }
 
 /// What [`App::start`] needs.
@@ -97,6 +119,8 @@ pub struct AppParts {
     pub scorer: Arc<Scorer>,
     /// Where the core counts.
     pub metrics: Metrics,
+    /// Where result SRs are sent; `None` keeps them in the archive only.
+    pub results: Option<Arc<dyn results::ResultSender>>,
 }
 
 impl App {

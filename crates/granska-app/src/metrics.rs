@@ -31,6 +31,14 @@ pub struct Metrics {
     pub scoring_failures: IntCounter,
     /// Connections, streams and uploads refused by a limit, by limit name.
     pub refused: IntCounterVec,
+    /// Instances of accept-and-drop SOP classes answered with success and not stored.
+    pub dropped: IntCounterVec,
+    /// DICOM associations ended, by outcome (released, aborted, idle, rejected, refused).
+    pub associations: IntCounterVec,
+    /// Result SRs by outbox state (pending, sent, failed): set from the archive.
+    pub results: prometheus::IntGaugeVec,
+    /// Attempts to send a result SR, by outcome (sent, refused, unreachable).
+    pub result_attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -62,6 +70,26 @@ impl Metrics {
                 .expect("valid");
         let scoring_failures =
             IntCounter::new("scoring_failures_total", "Failed scoring or routing attempts").expect("valid");
+        let dropped = IntCounterVec::new(
+            Opts::new("instances_dropped_total", "Instances of accept-and-drop SOP classes (answered success, not stored)"),
+            &["sop_class"],
+        )
+        .expect("valid");
+        let associations = IntCounterVec::new(
+            Opts::new("dicom_associations_total", "DICOM associations ended, by outcome"),
+            &["outcome"],
+        )
+        .expect("valid");
+        let results = prometheus::IntGaugeVec::new(
+            Opts::new("result_reports", "Result SRs in the outbox by state (pending, sent, failed)"),
+            &["state"],
+        )
+        .expect("valid");
+        let result_attempts = IntCounterVec::new(
+            Opts::new("result_send_attempts_total", "Attempts to send a result SR, by outcome"),
+            &["outcome"],
+        )
+        .expect("valid");
         let refused = IntCounterVec::new(
             Opts::new("refused_total", "Connections, streams and instances refused by a configured limit"),
             &["limit"],
@@ -79,6 +107,10 @@ impl Metrics {
             Box::new(needs_attention.clone()),
             Box::new(scoring_failures.clone()),
             Box::new(refused.clone()),
+            Box::new(dropped.clone()),
+            Box::new(associations.clone()),
+            Box::new(results.clone()),
+            Box::new(result_attempts.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
@@ -95,6 +127,10 @@ impl Metrics {
             needs_attention,
             scoring_failures,
             refused,
+            dropped,
+            associations,
+            results,
+            result_attempts,
         }
     }
 

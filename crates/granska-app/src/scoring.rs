@@ -52,7 +52,7 @@ impl App {
     pub fn start(parts: AppParts, options: AppOptions, stopping: tokio::sync::watch::Receiver<bool>) -> Arc<App> {
         let (queue, rx) = mpsc::channel(options.queue.max(1));
         let (changes, _) = broadcast::channel(1024);
-        let AppParts { archive, worklist, policy: (policy, policy_toml), scorer, metrics } = parts;
+        let AppParts { archive, worklist, policy: (policy, policy_toml), scorer, metrics, results } = parts;
         let pipeline = Arc::new(App {
             archive,
             worklist,
@@ -64,6 +64,8 @@ impl App {
             stopping,
             options,
             queue,
+            results,
+            results_due: Arc::new(tokio::sync::Notify::new()),
         });
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..pipeline.options.workers.max(1) {

@@ -101,6 +101,7 @@ enum_map! {
         QuietPeriod = QuietPeriod,
         CompleteStudyCall = CompleteStudyCall,
         LateInstance = LateInstance,
+        AssociationReleased = AssociationReleased,
     }
     Laterality <=> Laterality { Left = L, Right = R }
     View <=> View {

@@ -18,14 +18,7 @@ use crate::error::ServerError;
 pub use granska_types::Role;
 pub use granska_types::auth::{PlainToken, TokensFile};
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// Its configured name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-}
+pub use granska_app::auth::Principal;
 
 /// Token hashes → principals.
 #[derive(Clone, Default)]
@@ -156,6 +149,12 @@ fn write_private(path: &Path, tokens: &TokensFile) -> Result<(), ServerError> {
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| ServerError::Config(format!("cannot write {}: {e}", path.display())))
+}
+
+impl granska_app::auth::Authenticate for Tokens {
+    fn principal(&self, token: &str) -> Option<Principal> {
+        Tokens::principal(self, token).cloned()
+    }
 }
 
 /// The authenticated caller of a request (the interceptor put its principal there).

@@ -129,6 +129,7 @@ async fn start_core(config: &Config, shutdown: impl Future<Output = ()> + Send +
         policy: (policy, policy_toml),
         scorer: Arc::new(scorer),
         metrics: metrics.clone(),
+        results: None,
     };
     let app = App::start(parts, app_options(config, profile), stop.clone());
     Ok(Core { app, tokens, metrics, stop })
@@ -195,6 +196,7 @@ fn app_options(config: &Config, profile: Profile) -> AppOptions {
         max_instance_bytes: (config.ingest.max_instance_mib as usize).saturating_mul(1 << 20),
         max_attempts: config.scoring.max_attempts.max(1),
         retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
+        results: granska_app::ResultsOptions::default(),
     }
 }
 

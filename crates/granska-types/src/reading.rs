@@ -189,6 +189,8 @@ vocabulary! {
         CompleteStudyCall,
         /// An instance arrived after the study was routed: re-scored.
         LateInstance,
+        /// The DICOM association that sent it was released (the sender's whole study).
+        AssociationReleased,
     }
 }
 

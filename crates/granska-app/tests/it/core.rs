@@ -42,6 +42,7 @@ fn start() -> Core {
             policy: (Policy::builtin("masai").unwrap(), String::new()),
             scorer: Arc::new(Scorer { model, engine }),
             metrics: granska_app::Metrics::new(),
+            results: None,
         },
         AppOptions {
             profile: Profile::Strict,
@@ -53,6 +54,7 @@ fn start() -> Core {
             max_instance_bytes: 64 << 20,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(100),
+            results: granska_app::ResultsOptions::default(),
         },
         stopping,
     );
