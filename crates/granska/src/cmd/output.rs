@@ -302,6 +302,41 @@ pub struct Study {
     pub patient: Option<Patient>,
     /// Failed scoring or routing attempts, when there were any.
     pub attention: Option<Attention>,
+    /// Result reports (CAD SRs) made for its routings, oldest first.
+    pub reports: Vec<Report>,
+}
+
+/// A result report of a [`Study`] and where it is on its way to the PACS.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The SR's SOPInstanceUID.
+    pub sop_instance_uid: String,
+    /// pending | sent | failed | kept
+    pub state: String,
+    /// `AE@host:port`; empty when kept only.
+    pub destination: String,
+    /// Send attempts so far.
+    pub attempts: u32,
+    /// The last attempt's outcome: the destination's status (`0x0000`) or why none came.
+    pub last_status: String,
+    /// When it was made, Unix ms.
+    pub created_unix_ms: i64,
+    /// The last attempt, Unix ms (0: never attempted).
+    pub last_attempt_unix_ms: i64,
+}
+
+impl From<&pb::ResultReport> for Report {
+    fn from(r: &pb::ResultReport) -> Report {
+        Report {
+            sop_instance_uid: r.sop_instance_uid.clone(),
+            state: name::<vocab::ReportState>(r.state),
+            destination: r.destination.clone(),
+            attempts: r.attempts,
+            last_status: r.last_status.clone(),
+            created_unix_ms: r.created_unix_ms,
+            last_attempt_unix_ms: r.last_attempt_unix_ms,
+        }
+    }
 }
 
 /// A stored instance of a [`Study`].
@@ -428,6 +463,7 @@ impl From<&pb::Study> for Study {
             reading: s.reading.as_ref().map(Reading::from),
             patient: s.patient.as_ref().map(Patient::from),
             attention: s.attention.as_ref().map(Attention::from),
+            reports: s.reports.iter().map(Report::from).collect(),
         }
     }
 }
