@@ -1,0 +1,1 @@
+//! The reports checked by independent validators.
