@@ -57,7 +57,8 @@ pub fn status(e: &AppError) -> StatusCode {
         AppError::InvalidInstance { .. } => StatusCode::CONFLICT,
         AppError::Exhausted { limit: Limit::InstanceSize, .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::Exhausted { limit: Limit::DiskSpace, .. } => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::UnknownStudy { .. } => StatusCode::NOT_FOUND,
+        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } => StatusCode::NOT_FOUND,
+        AppError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::AuditUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::NotHolder { .. } => StatusCode::CONFLICT,
         AppError::Archive(a) => archive_status(a),
@@ -67,8 +68,8 @@ pub fn status(e: &AppError) -> StatusCode {
 
 fn archive_status(e: &A) -> StatusCode {
     match e {
-        A::UnknownStudy { .. } | A::UnknownInstance { .. } => StatusCode::NOT_FOUND,
-        A::Conflict { .. } => StatusCode::CONFLICT,
+        A::UnknownStudy { .. } | A::UnknownInstance { .. } | A::UnknownReport { .. } => StatusCode::NOT_FOUND,
+        A::Conflict { .. } | A::ReportNotPending { .. } => StatusCode::CONFLICT,
         A::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         A::BadSha256 { .. } => StatusCode::BAD_REQUEST,
         A::Io { .. } | A::Backend { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {
@@ -107,9 +108,11 @@ pub fn failure_reason(e: &AppError) -> FailureReason {
         }
         AppError::Exhausted { limit: Limit::InstanceSize | Limit::DiskSpace, .. } => OutOfResources,
         AppError::InvalidArgument { .. } => CannotUnderstand,
-        AppError::UnknownStudy { .. } | AppError::NotHolder { .. } | AppError::AuditUnavailable { .. } => {
-            ProcessingFailure
-        }
+        AppError::UnknownStudy { .. }
+        | AppError::UnknownReport { .. }
+        | AppError::Report(_)
+        | AppError::NotHolder { .. }
+        | AppError::AuditUnavailable { .. } => ProcessingFailure,
         AppError::Archive(a) => match a {
             A::Busy { .. } => OutOfResources,
             // The same SOP Instance UID already stored with other bytes: PS3.18 has no
@@ -118,6 +121,8 @@ pub fn failure_reason(e: &AppError) -> FailureReason {
             A::Conflict { .. }
             | A::UnknownStudy { .. }
             | A::UnknownInstance { .. }
+            | A::UnknownReport { .. }
+            | A::ReportNotPending { .. }
             | A::BadSha256 { .. }
             | A::Io { .. }
             | A::Backend { .. }

@@ -83,8 +83,8 @@ pub enum ContentTypeError {
         /// The type sent; empty when there was none.
         found: String,
     },
-    /// No `boundary` parameter, or one that is empty or over 70 characters (RFC 2046 §5.1.1).
-    #[error("expected a boundary parameter of 1 to 70 characters, found {found} characters")]
+    /// No `boundary` parameter, or one that is empty or over [`MAX_BOUNDARY`] characters.
+    #[error("expected a boundary parameter of 1 to 200 characters, found {found} characters")]
     BadBoundary {
         /// Its length; 0 when there was none.
         found: usize,
@@ -142,9 +142,15 @@ pub struct Part {
     pub bytes: Bytes,
 }
 
+/// The longest boundary accepted. RFC 2046 §5.1.1 allows 70 characters, but real senders
+/// exceed it: Orthanc 1.10's DICOMweb plugin (Debian 12) sends 73 (two UUIDs joined by `-`),
+/// and refusing it would fail every STOW job of such a PACS.
+pub const MAX_BOUNDARY: usize = 200;
+
 /// The boundary of a STOW-RS request's `Content-Type`: the media type must be
 /// `multipart/related` with the parameter `type` `application/dicom` (names and values
-/// compared case-insensitively, values quoted or not) and a `boundary` of 1–70 characters.
+/// compared case-insensitively, values quoted or not) and a `boundary` of 1–[`MAX_BOUNDARY`]
+/// characters.
 pub fn parse_content_type(value: &str) -> Result<String, ContentTypeError> {
     let (media, rest) = value.split_once(';').unwrap_or((value, ""));
     if !media.trim().eq_ignore_ascii_case("multipart/related") {
@@ -157,7 +163,7 @@ pub fn parse_content_type(value: &str) -> Result<String, ContentTypeError> {
         return Err(ContentTypeError::WrongType { found: clip(kind) });
     }
     let boundary = get("boundary").unwrap_or("");
-    if boundary.is_empty() || boundary.chars().count() > 70 {
+    if boundary.is_empty() || boundary.chars().count() > MAX_BOUNDARY {
         return Err(ContentTypeError::BadBoundary { found: boundary.chars().count() });
     }
     Ok(boundary.to_owned())

@@ -68,12 +68,12 @@ impl EdgeOptions {
                 .destination
                 .parse()
                 .map_err(|e| ServerError::Config(format!("results.destination: {e}")))?;
-            Some(granska_dimse::StoreScu {
+            Some(granska_dimse::StoreScu::new(
                 destination,
-                calling_ae: ae("results.calling_ae", &r.calling_ae)?,
-                timeout: Duration::from_secs(60),
-                max_pdu: dicom.max_pdu,
-            })
+                ae("results.calling_ae", &r.calling_ae)?,
+                Duration::from_secs(60),
+                dicom.max_pdu,
+            ))
         };
         Ok(EdgeOptions { dicom, http, results })
     }

@@ -305,7 +305,7 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `granska report`: one result report (the exam's Mammography CAD SR) written to a file.
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     connection: Connection,
