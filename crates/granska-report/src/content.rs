@@ -99,10 +99,8 @@ pub(crate) fn document(images: &[SourceImage], input: &ReportInput, outcome: &Ou
             // TID 4002's row order: the description (row 5) before the certainty (row 10).
             let mut props = algorithm();
             props.push(description);
-            props.push((
-                Rel::HasProperties,
-                Item::num(codes::CERTAINTY_OF_IMPRESSION, percent.clone(), codes::PERCENT),
-            ));
+            props
+                .push((Rel::HasProperties, Item::num(codes::CERTAINTY_OF_IMPRESSION, percent.clone(), codes::PERCENT)));
             (
                 Item::code(codes::FINDINGS_SUMMARY, findings(*extra_high)).with(props),
                 codes::SUCCEEDED,
@@ -121,9 +119,7 @@ pub(crate) fn document(images: &[SourceImage], input: &ReportInput, outcome: &Ou
     };
     let mut performed = algorithm();
     performed.extend(
-        images
-            .iter()
-            .map(|i| (Rel::HasProperties, Item::image(i.sop_class_uid.clone(), i.sop_instance_uid.clone()))),
+        images.iter().map(|i| (Rel::HasProperties, Item::image(i.sop_class_uid.clone(), i.sop_instance_uid.clone()))),
     );
     let analysis = Item::code(codes::ANALYSIS_PERFORMED, codes::OVERALL_IMPRESSION_ANALYSIS).with(performed);
     Item::container(

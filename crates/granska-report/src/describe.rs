@@ -46,8 +46,7 @@ pub struct Summary {
 
 /// Reads a report written by [`crate::build`].
 pub fn describe(report_bytes: &[u8]) -> Result<Summary, ReportError> {
-    let preamble =
-        if report_bytes.get(128..132) == Some(b"DICM") { ReadPreamble::Always } else { ReadPreamble::Never };
+    let preamble = if report_bytes.get(128..132) == Some(b"DICM") { ReadPreamble::Always } else { ReadPreamble::Never };
     let file = OpenFileOptions::new()
         .read_preamble(preamble)
         .from_reader(report_bytes)
@@ -70,8 +69,8 @@ pub fn describe(report_bytes: &[u8]) -> Result<Summary, ReportError> {
         .iter()
         .filter(|i| text(i, tags::VALUE_TYPE).as_deref() == Some("IMAGE"))
         .count();
-    let summary =
-        find(root, codes::FINDINGS_SUMMARY).ok_or_else(|| not_a_report("no CAD Processing and Findings Summary".into()))?;
+    let summary = find(root, codes::FINDINGS_SUMMARY)
+        .ok_or_else(|| not_a_report("no CAD Processing and Findings Summary".into()))?;
     let findings = code_of(summary, tags::CONCEPT_CODE_SEQUENCE)
         .ok_or_else(|| not_a_report("a findings summary without a value".into()))?;
     let scored = [codes::ALL_SUCCEEDED_WITHOUT_FINDINGS.value, codes::ALL_SUCCEEDED_WITH_FINDINGS.value]

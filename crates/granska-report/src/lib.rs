@@ -4,8 +4,14 @@
 //! `granska report` and tests), [`uid_2_25`] makes the new UIDs the caller records first.
 //!
 //! The content tree is the one in the project notes (`dicom-network.md`, "Results out") that
-//! dciodvfy, dcmtk's dsrdump and Pixelmed's DicomSRValidator accept; [`content`]'s docs say
-//! which findings code each outcome gets. The report copies the Patient and General Study
+//! dciodvfy, dcmtk's dsrdump and Pixelmed's DicomSRValidator accept. A scored exam gets the
+//! findings summary 111241 "All algorithms succeeded; without findings", or 111242 "… with
+//! findings" when it carries the extra-high-risk flag (a summary saying "without findings" must
+//! never sit on the exam the model ranks highest), the certainty of impression (the exam score
+//! in percent) and an impression description (category, reading mode, flag, policy, model,
+//! research use). An exam the policy routed without a score (unscorable, or incomplete) gets
+//! 111245 "No algorithms succeeded; without findings", no certainty, the reason and the double
+//! reading in the description, and analyses "Failed". The report copies the Patient and General Study
 //! attributes of the exam's first image (decoded from its character set, written as UTF-8,
 //! `ISO_IR 192`), starts a new SR series, and references every image of the exam: in the Image
 //! Library (R-CC, L-CC, R-MLO, L-MLO first, with laterality and view codes), under the analysis
@@ -44,8 +50,9 @@ pub const SERIES_NUMBER: &str = "9001";
 /// Granska's implementation class UID (the same as the phantom writer's).
 const IMPLEMENTATION_CLASS_UID: &str = "2.25.137038125948464744592851127541547411227";
 
-/// What a report is built from: the exam's images and what the model and policy said.
-#[derive(Debug, Clone, Copy)]
+/// What a report is built from: the exam's images and what the model and policy said. Its
+/// `Debug` shows counts and identifiers only: the images hold patient data.
+#[derive(Clone, Copy)]
 pub struct ReportInput<'a> {
     /// Part 10 bytes of every MG image of the exam (the report copies Patient/Study modules from
     /// the first one — headers only, parsing stops before PixelData — and references all).
@@ -68,8 +75,8 @@ pub struct ReportInput<'a> {
     pub created: jiff::Timestamp,
 }
 
-/// A built report.
-#[derive(Debug, Clone)]
+/// A built report. Its `Debug` leaves out the bytes (patient data).
+#[derive(Clone)]
 pub struct Report {
     /// The SR as a Part 10 file (preamble, file meta group, Explicit VR Little Endian).
     pub bytes: Vec<u8>,
@@ -81,6 +88,33 @@ pub struct Report {
     pub series_instance_uid: Uid,
     /// How many images the report references.
     pub images: usize,
+}
+
+impl std::fmt::Debug for ReportInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportInput")
+            .field("images", &self.images.len())
+            .field("scoring", &self.scoring)
+            .field("reading_mode", &self.reading_mode)
+            .field("flags", &self.flags)
+            .field("policy", &self.policy)
+            .field("sop_instance_uid", &self.sop_instance_uid)
+            .field("series_instance_uid", &self.series_instance_uid)
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .field("study_uid", &self.study_uid)
+            .field("sop_instance_uid", &self.sop_instance_uid)
+            .field("series_instance_uid", &self.series_instance_uid)
+            .field("images", &self.images)
+            .finish()
+    }
 }
 
 /// Builds the Mammography CAD SR of one exam. Deterministic: the same input gives the same

@@ -63,6 +63,8 @@ pub(crate) fn read_exam(images: &[&[u8]]) -> Result<Exam, ReportError> {
         return Err(ReportError::NoImages);
     };
     let header = read_header(0, first)?;
+    // Only the first image's text is copied; the others give UIDs and code strings.
+    check_charset(0, &header)?;
     let study_uid = uid(0, &header, tags::STUDY_INSTANCE_UID, "StudyInstanceUID")?;
     let copied = COPIED
         .iter()
@@ -107,14 +109,12 @@ fn read_header(index: usize, bytes: &[u8]) -> Result<InMemDicomObject, ReportErr
         .read_until(tags::PIXEL_DATA)
         .from_reader(bytes)
         .map_err(|e| ReportError::ReadImage { index, source: Box::new(e) })?;
-    let header = file.into_inner();
-    check_charset(index, &header)?;
-    Ok(header)
+    Ok(file.into_inner())
 }
 
 /// dicom-rs decodes text by the first SpecificCharacterSet value and ignores one it does not
 /// know (falling back to Latin-1): a name in a set it cannot decode would be copied changed.
-/// Refuse those instead of writing another woman's name into the PACS.
+/// Refuse those rather than write a wrong name into the PACS.
 fn check_charset(index: usize, header: &InMemDicomObject) -> Result<(), ReportError> {
     let Some(element) = header.get(tags::SPECIFIC_CHARACTER_SET) else {
         return Ok(());

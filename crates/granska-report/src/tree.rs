@@ -99,7 +99,9 @@ impl Item {
         match &self.value {
             Value::Container => obj.put(cs(tags::CONTINUITY_OF_CONTENT, "SEPARATE")),
             Value::Code(code) => obj.put(sequence(tags::CONCEPT_CODE_SEQUENCE, vec![code_item(*code)])),
-            Value::Text(text) => obj.put(DataElement::new(tags::TEXT_VALUE, VR::UT, PrimitiveValue::from(text.as_str()))),
+            Value::Text(text) => {
+                obj.put(DataElement::new(tags::TEXT_VALUE, VR::UT, PrimitiveValue::from(text.as_str())))
+            }
             Value::Num(number, units) => {
                 let measured = InMemDicomObject::from_element_iter([
                     sequence(tags::MEASUREMENT_UNITS_CODE_SEQUENCE, vec![code_item(*units)]),

@@ -18,7 +18,11 @@ pub const SHA256: &str = "3f6c0a9be2d54e1f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a
 
 /// The phantom exam.
 pub fn exam() -> granska_phantom::Exam {
-    granska_phantom::generate_exam(SEED, INDEX, &Options { size: Size::Small, cancer_fraction: 0.0, ..Options::default() })
+    granska_phantom::generate_exam(
+        SEED,
+        INDEX,
+        &Options { size: Size::Small, cancer_fraction: 0.0, ..Options::default() },
+    )
 }
 
 /// Part 10 bytes of the exam's four views (L-CC, L-MLO, R-CC, R-MLO, the phantom's order).
@@ -82,12 +86,7 @@ pub fn scored() -> ScoringRecord {
 
 /// A scored exam in the extra-high-risk band: category 10, score 0.9876.
 pub fn extra_high() -> ScoringRecord {
-    ScoringRecord {
-        exam_score: Some(0.9876),
-        category: Some(Category::MAX),
-        extra_high: true,
-        ..scored()
-    }
+    ScoringRecord { exam_score: Some(0.9876), category: Some(Category::MAX), extra_high: true, ..scored() }
 }
 
 /// An exam no view of which could be scored.
