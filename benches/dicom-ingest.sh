@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh --test
 exams="${1:-20}"
 cargo build --release --bin granska
-g=$PWD/target/release/granska
+g=$(realpath "${CARGO_TARGET_DIR:-target}")/release/granska
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -43,12 +43,14 @@ start_server() { # NAME RESULTS_DESTINATION → sets GRPC, DICOM
     for _ in $(seq 300); do grep -q "granska serving" "$work/$name.log" 2>/dev/null && break; sleep 0.2; done
     GRPC=http://127.0.0.1:$grpc; DICOM=$dicom
 }
-wait_routed() { # GRPC TOKENS
-    for _ in $(seq 1800); do
-        n=$($g worklist --server "$1" --tokens-file "$2" --json --limit 1000 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-        [ "$n" -ge "$exams" ] && return 0; sleep 0.2
+wait_routed() { # GRPC TOKENS: until every exam is routed
+    local uid
+    for uid in $(ls "$work/exams" | grep '^2\.25'); do
+        for _ in $(seq 1800); do
+            $g study --server "$1" --tokens-file "$2" --json "$uid" 2>/dev/null | grep -q '"state": "routed"' && break
+            sleep 0.2
+        done
     done
-    echo "not every exam was routed" >&2; return 1
 }
 now_ms() { date +%s%3N; }
 echo "machine: $(nproc) cores, $(uname -m); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -61,14 +63,15 @@ t1=$(now_ms)
 dimse_grpc=$GRPC
 python3 -c "s=($t1-$t0)/1000; print(f'C-STORE (storescu): {s:.2f} s, {$bytes/1e6/s:.0f} MB/s, {$exams/s:.2f} exams/s')"
 
+wait_routed "$dimse_grpc" "$work/dimse/tokens.toml"
+for _ in $(seq 600); do [ "$(wc -l < "$work/received.jsonl" 2>/dev/null || echo 0)" -ge "$exams" ] && break; sleep 0.2; done
+
+# The gRPC run starts once the first server has scored everything (the two do not compete).
 start_server grpc ""
 t0=$(now_ms)
 $g push --server "$GRPC" --tokens-file "$work/grpc/tokens.toml" "$work/exams" > /dev/null
 t1=$(now_ms)
 python3 -c "s=($t1-$t0)/1000; print(f'gRPC push:           {s:.2f} s, {$bytes/1e6/s:.0f} MB/s, {$exams/s:.2f} exams/s')"
-
-wait_routed "$dimse_grpc" "$work/dimse/tokens.toml"
-for _ in $(seq 600); do [ "$(wc -l < "$work/received.jsonl" 2>/dev/null || echo 0)" -ge "$exams" ] && break; sleep 0.2; done
 for uid in $(ls "$work/exams" | grep '^2\.25'); do
     $g study --server "$dimse_grpc" --tokens-file "$work/dimse/tokens.toml" --json "$uid"
 done | python3 -c '

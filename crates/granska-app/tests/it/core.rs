@@ -141,6 +141,32 @@ async fn every_use_case_authorises_audits_and_publishes() {
     assert!(records.iter().all(|r| r.study_uid.as_deref() == Some(exam.study_uid.as_str())));
     assert!(records.iter().any(|r| r.action == "Worklist.SubmitRead" && r.principal == "alice"), "{records:?}");
 
+    // The DICOM edge's use cases: an accept-and-drop instance is counted and audited, never
+    // stored; a released association completes what it sent (here: nothing left to complete).
+    assert!(matches!(app.drop_instance(&alice, "1.2.840.10008.5.1.4.1.1.7").await, Err(AppError::Forbidden { .. })));
+    app.drop_instance(&pacs, "1.2.840.10008.5.1.4.1.1.7").await.unwrap();
+    assert!(app.metrics().render().contains(r#"instances_dropped_total{sop_class="1.2.840.10008.5.1.4.1.1.7"} 1"#));
+    assert!(matches!(app.association_released(&alice, &[uid.clone()]).await, Err(AppError::Forbidden { .. })));
+    let unknown = Uid::parse("1.2.3.999").unwrap();
+    assert!(app.association_released(&pacs, &[uid.clone(), unknown]).await.unwrap().is_empty(), "already routed");
+
+    // The routing's result report: kept (no destination), readable by the admin and researchers.
+    assert!(matches!(app.report(&pacs, &uid, None).await, Err(AppError::Forbidden { .. })));
+    let started = Instant::now();
+    let (report, bytes) = loop {
+        match app.report(&rita, &uid, None).await {
+            Ok(r) => break r,
+            Err(AppError::UnknownReport { .. }) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("no report: {e}"),
+        }
+    };
+    assert_eq!(report.state, granska_types::ReportState::Kept);
+    let summary = granska_report::describe(&bytes).unwrap();
+    assert_eq!(summary.study_uid, uid);
+    assert_eq!(summary.images, 4);
+
     // Paths only for the admin.
     assert!(app.models(&rita).unwrap().dir.is_none());
     assert!(app.models(&root).unwrap().dir.is_some());
@@ -148,9 +174,10 @@ async fn every_use_case_authorises_audits_and_publishes() {
     // Every access to the study is on record, by whom and what.
     let audit = audit_actions(archive);
     let count = |who: &str, action: &str| audit.iter().filter(|(p, a, _)| p == who && a == action).count();
-    assert_eq!(count("pacs-1", "Ingest.Upload"), 5, "{audit:?}");
+    assert_eq!(count("pacs-1", "Ingest.Upload"), 6, "{audit:?}");
+    assert!(audit.iter().any(|(p, _, o)| p == "pacs-1" && o.starts_with("dropped: SOP class 1.2.840.10008.5.1.4.1.1.7")));
     assert!(audit.iter().any(|(p, a, o)| p == "pacs-1" && a == "Ingest.Upload" && o == "ok: duplicate"));
-    assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") == 1);
+    assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") >= 2, "{audit:?}");
     assert_eq!(count("alice", "Worklist.ClaimNext"), 1);
     assert_eq!(count("alice", "Worklist.SubmitRead"), 1, "the refused submit never reached the store");
     assert_eq!(count("alice", "Ingest.Upload"), 0, "a refused role leaves no record");

@@ -118,6 +118,45 @@ async fn incomplete_studies_complete_on_request_or_after_the_quiet_period_and_la
         "{:?}",
         reading.tasks
     );
+    // Each routing has its own result report, kept (no destination in tests): the re-scoring
+    // made a new SR (a new SOP instance), the first one is unchanged.
+    let started = std::time::Instant::now();
+    let reports = loop {
+        let s = wait_routed(&server, &a.study_uid).await;
+        if s.reports.len() == 2 {
+            break s.reports;
+        }
+        assert!(started.elapsed().as_secs() < 60, "reports: {:?}", s.reports);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_ne!(reports[0].sop_instance_uid, reports[1].sop_instance_uid);
+    assert!(reports.iter().all(|r| r.state == pb::ReportState::Kept as i32 && r.destination.is_empty()), "{reports:?}");
+    let newest = client
+        .get_report(pb::GetReportRequest { study_instance_uid: a.study_uid.clone(), sop_instance_uid: String::new() })
+        .await;
+    assert_eq!(newest.unwrap_err().code(), tonic::Code::PermissionDenied, "a PACS may not read reports");
+    let mut admin = server.ingest("root").await;
+    let newest = admin
+        .get_report(pb::GetReportRequest { study_instance_uid: a.study_uid.clone(), sop_instance_uid: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(newest.report.unwrap().sop_instance_uid, reports[1].sop_instance_uid);
+    let summary = granska_report::describe(&newest.dicom).unwrap();
+    assert!(summary.scored, "the newest report is of the full exam");
+    let first = admin
+        .get_report(pb::GetReportRequest {
+            study_instance_uid: a.study_uid.clone(),
+            sop_instance_uid: reports[0].sop_instance_uid.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!granska_report::describe(&first.dicom).unwrap().scored, "the first report says the exam was incomplete");
+    let missing = admin
+        .get_report(pb::GetReportRequest { study_instance_uid: a.study_uid.clone(), sop_instance_uid: "1.2.3".into() })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
 
     // Two views and silence: completed by the quiet period (2 s in tests).
     let b = exam(12, 1);
