@@ -14,7 +14,7 @@ g=./target/release/granska
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 $g phantom --out "$work/exams" --studies "$exams" --seed 7 --size full --cancer-fraction 0.2 > /dev/null
-GRANSKA__SERVER__DATA_DIR="$work/data" GRANSKA__SERVER__LISTEN=127.0.0.1:50151 GRANSKA__SERVER__METRICS_LISTEN= \
+GRANSKA__SERVER__DATA_DIR="$work/data" GRANSKA__SERVER__LISTEN=127.0.0.1:50151 GRANSKA__SERVER__METRICS_LISTEN= GRANSKA__DICOM__LISTEN= GRANSKA__HTTP__LISTEN= \
   $g serve 2> "$work/serve.log" &
 server=$!
 for _ in $(seq 100); do [ -f "$work/data/tokens.toml" ] && grep -q "granska serving" "$work/serve.log" && break; sleep 0.2; done

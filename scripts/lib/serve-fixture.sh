@@ -33,6 +33,8 @@ fixture_init() {
     {
         printf '[server]\nlisten = "127.0.0.1:%s"\nmetrics_listen = ""\ndata_dir = "%s"\nmax_connections = 1024\n\n' "$port" "$FIXTURE_DIR/data"
         printf '[ingest]\nquiet_period_s = 3\nmax_uploads = 256\n\n'
+        # gRPC only: the DICOM and HTTP listeners' default ports may be taken.
+        printf '[dicom]\nlisten = ""\n\n[http]\nlisten = ""\n\n'
         printf '[model]\nthreads = 1\n\n'
         printf '[worklist]\nlease_minutes = 1\n\n'
         cat "$FIXTURE_DIR/auth.toml"

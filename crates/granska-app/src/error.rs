@@ -53,6 +53,17 @@ pub enum AppError {
         /// The UID asked for.
         study_uid: String,
     },
+    /// The study has no such result report (gRPC NOT_FOUND, HTTP 404).
+    #[error("study {study_uid} has no result report{}", sop_instance_uid.as_ref().map(|s| format!(" {s}")).unwrap_or_default())]
+    UnknownReport {
+        /// The study asked for.
+        study_uid: String,
+        /// The report asked for; `None`: the newest.
+        sop_instance_uid: Option<String>,
+    },
+    /// The result report could not be built from the stored instances (gRPC INTERNAL).
+    #[error(transparent)]
+    Report(#[from] granska_report::ReportError),
     /// The audit record could not be written, so the access was refused: an unaudited access to
     /// patient data must not happen (gRPC INTERNAL, DIMSE 0x0110, HTTP 500).
     #[error("the audit log cannot be written; access refused")]
@@ -124,6 +135,8 @@ impl AppError {
             AppError::Forbidden { .. }
             | AppError::InvalidArgument { .. }
             | AppError::UnknownStudy { .. }
+            | AppError::UnknownReport { .. }
+            | AppError::Report(_)
             | AppError::NotHolder { .. }
             | AppError::AuditUnavailable { .. }
             | AppError::Archive(_)

@@ -81,6 +81,7 @@ impl App {
         }
         let p = pipeline.clone();
         tokio::spawn(async move { p.quiet_timer().await });
+        tokio::spawn(pipeline.clone().results_loop());
         let p = pipeline.clone();
         tokio::spawn(async move { p.refresh_attention_gauge().await });
         let p = pipeline.clone();
@@ -231,15 +232,7 @@ impl App {
     }
 
     async fn route(self: &Arc<Self>, record: &StudyRecord, scoring: &ScoringRecord) -> Result<(), AppError> {
-        let assessment = match (scoring.status, scoring.category) {
-            (ExamStatus::Scored, Some(category)) => Assessment::Scored { category, extra_high: scoring.extra_high },
-            (ExamStatus::Incomplete, _) => {
-                Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() }
-            }
-            (ExamStatus::Scored | ExamStatus::Unscorable, _) => {
-                Assessment::Unscorable { reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()) }
-            }
-        };
+        let assessment = assessment(scoring);
         let decision = self.policy.decide(&assessment);
         let status = match assessment {
             Assessment::Scored { .. } => ExamStatus::Scored,
@@ -281,11 +274,24 @@ impl App {
             let change = if outcome.superseded.is_some() { ChangeKind::Rerouted } else { ChangeKind::Routed };
             self.publish(&record.study_uid, change, None);
         }
-        if !routed {
+        if routed {
+            self.reports_due();
+        } else {
             // An instance arrived while scoring: score the newer generation.
             self.enqueue(record.study_uid.clone()).await;
         }
         Ok(())
+    }
+}
+
+/// What the policy decides on: a scoring as an assessment.
+pub(crate) fn assessment(scoring: &ScoringRecord) -> Assessment {
+    match (scoring.status, scoring.category) {
+        (ExamStatus::Scored, Some(category)) => Assessment::Scored { category, extra_high: scoring.extra_high },
+        (ExamStatus::Incomplete, _) => Assessment::Incomplete { reason: scoring.reason.clone().unwrap_or_default() },
+        (ExamStatus::Scored | ExamStatus::Unscorable, _) => {
+            Assessment::Unscorable { reason: scoring.reason.clone().unwrap_or_else(|| "no score".into()) }
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub struct StudyView {
     pub history: Option<StudyHistory>,
     /// `(PatientID, PatientName)` of its first instance; only for the admin.
     pub patient: Option<(Option<String>, Option<String>)>,
+    /// Result reports made for its routings, oldest first, with their delivery state.
+    pub reports: Vec<granska_archive::ReportRecord>,
 }
 
 /// The loaded model and the active policy.
@@ -52,16 +54,17 @@ impl App {
                 Err(granska_worklist::Error::UnknownStudy { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
-            Ok((record, history))
+            let reports = archive.reports(&uid)?;
+            Ok((record, history, reports))
         })
         .await
-        .map(|(record, history)| {
+        .map(|(record, history, reports)| {
             let scorings = record.scorings.iter().map(|s| (s.record.clone(), s.at_ms)).collect();
             let patient = with_patient.then(|| {
                 let first = record.instances.first();
                 (first.and_then(|i| i.instance.patient_id.clone()), first.and_then(|i| i.instance.patient_name.clone()))
             });
-            StudyView { record, scorings, history, patient }
+            StudyView { record, scorings, history, patient, reports }
         });
         self.audited(caller, Action::GetStudy, vec![Some(study_uid.to_string())], result).await
     }

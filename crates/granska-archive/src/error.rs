@@ -63,6 +63,20 @@ pub enum Error {
         /// The UID asked for.
         sop_instance_uid: String,
     },
+    /// No report with this SOP Instance UID.
+    #[error("unknown report {sop_instance_uid}")]
+    UnknownReport {
+        /// The UID asked for.
+        sop_instance_uid: String,
+    },
+    /// A send attempt was recorded for a report that is no longer pending.
+    #[error("report {sop_instance_uid} is {state}, not pending: an attempt cannot be recorded")]
+    ReportNotPending {
+        /// The report.
+        sop_instance_uid: String,
+        /// Its state.
+        state: granska_types::ReportState,
+    },
     /// A blob's bytes no longer match its name (disk corruption).
     #[error("blob {sha256} is corrupt: its content hashes to {found}")]
     CorruptBlob {

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use granska_types::{Laterality, ScoringRecord, Uid, View};
 
+use crate::reports::{NewReport, ReportAttempt, ReportRecord};
 use crate::attention::FailureOutcome;
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::blobs::{self, BlobStore, LocalBlobs};
@@ -20,6 +21,7 @@ use crate::store::ArchiveStore;
 const MIGRATIONS: &[Migration] = &[
     Migration { name: "0001_initial", sql: include_str!("../migrations/0001_initial.sql") },
     Migration { name: "0002_attention", sql: include_str!("../migrations/0002_attention.sql") },
+    Migration { name: "0003_reports", sql: include_str!("../migrations/0003_reports.sql") },
 ];
 
 pub use granska_types::STANDARD_VIEWS;
@@ -487,7 +489,7 @@ fn stored_code<T>(row: &rusqlite::Row<'_>, column: usize, parse: fn(&str) -> Opt
     })
 }
 
-fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
+pub(crate) fn stored_uid(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Uid> {
     let text: String = row.get(column)?;
     Uid::parse(&text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into()))
@@ -563,6 +565,34 @@ impl ArchiveStore for Archive {
 
     fn retry(&self, study_uid: &str) -> Result<bool> {
         Archive::retry(self, study_uid)
+    }
+
+    fn add_report(&self, report: &NewReport, bytes: &[u8], now_ms: i64) -> Result<ReportRecord> {
+        Archive::add_report(self, report, bytes, now_ms)
+    }
+
+    fn due_reports(&self, now_ms: i64, limit: usize) -> Result<Vec<ReportRecord>> {
+        Archive::due_reports(self, now_ms, limit)
+    }
+
+    fn next_report_due(&self) -> Result<Option<i64>> {
+        Archive::next_report_due(self)
+    }
+
+    fn record_report_attempt(&self, sop_instance_uid: &str, attempt: &ReportAttempt, now_ms: i64) -> Result<ReportRecord> {
+        Archive::record_report_attempt(self, sop_instance_uid, attempt, now_ms)
+    }
+
+    fn reports(&self, study_uid: &str) -> Result<Vec<ReportRecord>> {
+        Archive::reports(self, study_uid)
+    }
+
+    fn report_counts(&self) -> Result<Vec<(granska_types::ReportState, u64)>> {
+        Archive::report_counts(self)
+    }
+
+    fn unreported(&self) -> Result<Vec<(String, i64)>> {
+        Archive::unreported(self)
     }
 
     fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed> {

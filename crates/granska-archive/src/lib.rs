@@ -8,7 +8,8 @@
 //! - every scoring result ever recorded (JSON, newest last);
 //! - the studies whose scoring or routing failed after acknowledgement (`attention`): retried,
 //!   then parked as `needs-attention` with their reason until an admin or a new instance;
-//! - the audit log of accesses to studies.
+//! - the audit log of accesses to studies;
+//! - the result reports (CAD SRs) made for routings, with their outbox state.
 //!
 //! The server sees all of this through [`ArchiveStore`] (and the bytes through [`BlobStore`]);
 //! [`Archive`] is the SQLite + local-disk implementation. Errors are backend-neutral
@@ -26,6 +27,7 @@ pub mod conformance;
 mod error;
 mod index;
 mod maintenance;
+mod reports;
 mod store;
 
 pub use attention::FailureOutcome;
@@ -38,4 +40,5 @@ pub use index::{
     StudyRecord, StudyState,
 };
 pub use maintenance::{CheckReport, Removed};
+pub use reports::{NewReport, ReportAttempt, ReportRecord};
 pub use store::ArchiveStore;

@@ -85,7 +85,11 @@ impl Archive {
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
                 .ctx("checking the index")?;
             let rows: Vec<(String, String, i64)> = conn
-                .prepare("SELECT sop_instance_uid, sha256, size_bytes FROM instances ORDER BY sop_instance_uid")
+                .prepare(
+                    "SELECT 'instance ' || sop_instance_uid, sha256, size_bytes FROM instances
+                     UNION ALL SELECT 'report ' || sop_instance_uid, sha256, size_bytes FROM reports
+                     ORDER BY 1",
+                )
                 .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
                 .ctx("checking the index")?;
             (rows, integrity)
@@ -98,11 +102,15 @@ impl Archive {
         for (i, (sop, sha, size)) in rows.into_iter().enumerate() {
             progress(i as u64, total);
             match self.blobs().read(&sha) {
-                Ok(bytes) if bytes.len() as i64 == size => report.instances_ok += 1,
-                Ok(bytes) => report
-                    .problems
-                    .push(format!("instance {sop}: blob {sha} holds {} bytes, the index says {size}", bytes.len())),
-                Err(e) => report.problems.push(format!("instance {sop}: {e}")),
+                Ok(bytes) if bytes.len() as i64 == size => {
+                    if sop.starts_with("instance ") {
+                        report.instances_ok += 1;
+                    }
+                }
+                Ok(bytes) => {
+                    report.problems.push(format!("{sop}: blob {sha} holds {} bytes, the index says {size}", bytes.len()))
+                }
+                Err(e) => report.problems.push(format!("{sop}: {e}")),
             }
             named.insert(sha);
         }
@@ -126,7 +134,7 @@ impl Archive {
         let copy =
             Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).ctx("reading the backup index")?;
         let shas: Vec<String> = copy
-            .prepare("SELECT DISTINCT sha256 FROM instances ORDER BY sha256")
+            .prepare("SELECT sha256 FROM instances UNION SELECT sha256 FROM reports ORDER BY sha256")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .ctx("reading the backup index")?;
         let out_blobs = LocalBlobs::new(out.join("blobs"));

@@ -16,6 +16,7 @@ use crate::audit::{AuditFilter, AuditRecord};
 use crate::error::Result;
 use crate::index::{Attention, Completion, NewInstance, PutOutcome, StudyRecord};
 use crate::maintenance::Removed;
+use crate::reports::{NewReport, ReportAttempt, ReportRecord};
 
 /// The durable archive.
 pub trait ArchiveStore: Send + Sync {
@@ -84,4 +85,29 @@ pub trait ArchiveStore: Send + Sync {
     /// stored and the correct copy is refused). The study goes back to `receiving` with its
     /// quiet timer restarted; the blob is deleted when no other instance shares its bytes.
     fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed>;
+
+    /// Keeps a result report: its bytes as a blob (durable), then its outbox row — `pending`
+    /// with a destination, `kept` without. Unknown study → `UnknownStudy`.
+    fn add_report(&self, report: &NewReport, bytes: &[u8], now_ms: i64) -> Result<ReportRecord>;
+
+    /// Pending reports due at `now_ms`, the longest waiting first, at most `limit`.
+    fn due_reports(&self, now_ms: i64, limit: usize) -> Result<Vec<ReportRecord>>;
+
+    /// When the next pending report is due (`None`: nothing pending).
+    fn next_report_due(&self) -> Result<Option<i64>>;
+
+    /// Records one send attempt of a pending report: delivered (`sent`), retry later
+    /// (`pending`, due then) or given up (`failed`). A report that is not pending →
+    /// `ReportNotPending` (it was delivered once: never twice); unknown → `UnknownReport`.
+    fn record_report_attempt(&self, sop_instance_uid: &str, attempt: &ReportAttempt, now_ms: i64) -> Result<ReportRecord>;
+
+    /// A study's reports, oldest first.
+    fn reports(&self, study_uid: &str) -> Result<Vec<ReportRecord>>;
+
+    /// How many reports are in each state (for the metrics gauge).
+    fn report_counts(&self) -> Result<Vec<(granska_types::ReportState, u64)>>;
+
+    /// Routed studies whose current routing has no report yet (a crash between routing and
+    /// keeping its report), routed since reports exist: `(study, generation)`.
+    fn unreported(&self) -> Result<Vec<(String, i64)>>;
 }

@@ -103,6 +103,7 @@ enum_map! {
         LateInstance = LateInstance,
         AssociationReleased = AssociationReleased,
     }
+    ReportState <=> ReportState { Pending = Pending, Sent = Sent, Failed = Failed, Kept = Kept }
     Laterality <=> Laterality { Left = L, Right = R }
     View <=> View {
         Cc = Cc,

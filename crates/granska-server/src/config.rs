@@ -28,6 +28,12 @@ pub struct Config {
     pub worklist: WorklistSection,
     /// Bearer tokens.
     pub auth: AuthSection,
+    /// The DICOM listener (C-STORE, C-ECHO).
+    pub dicom: DicomSection,
+    /// The HTTP listener (STOW-RS at `/dicomweb`).
+    pub http: HttpSection,
+    /// Result reports (Mammography CAD SR) back to the PACS.
+    pub results: ResultsSection,
 }
 
 /// `[server]`
@@ -201,6 +207,90 @@ pub struct WorklistSection {
 impl Default for WorklistSection {
     fn default() -> Self {
         WorklistSection { lease_minutes: 15 }
+    }
+}
+
+/// `[dicom]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DicomSection {
+    /// DICOM (DIMSE) address; empty disables the listener.
+    pub listen: String,
+    /// This node's AE title: a caller's Called AE must be this.
+    pub ae_title: String,
+    /// Associations at once; more are rejected (transient) and counted.
+    pub max_associations: usize,
+    /// Largest P-DATA PDU this node receives, bytes.
+    pub max_pdu: u32,
+    /// An association with nothing received for this long is aborted, freeing its slot.
+    pub idle_timeout_s: u64,
+    /// SOP classes answered with success but not stored (a PACS forwarding a whole study must
+    /// not fail its job on them): by default secondary capture, presentation states, key
+    /// objects and structured reports.
+    pub accept_and_drop: Vec<String>,
+    /// Allowed callers; with none, any calling AE from loopback only.
+    pub peers: Vec<PeerEntry>,
+}
+
+impl Default for DicomSection {
+    fn default() -> Self {
+        DicomSection {
+            listen: "127.0.0.1:11112".into(),
+            ae_title: "GRANSKA".into(),
+            max_associations: 25,
+            max_pdu: 65536,
+            idle_timeout_s: 60,
+            accept_and_drop: granska_dimse::ScpOptions::default_accept_and_drop(),
+            peers: Vec::new(),
+        }
+    }
+}
+
+/// One `[[dicom.peers]]` entry: a DICOM node allowed to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// Its calling AE title.
+    pub ae_title: String,
+    /// Its address: an IP or a CIDR network.
+    pub host: String,
+    /// Who the audit log names for what it sends.
+    pub principal: String,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// HTTP address (STOW-RS at `/dicomweb`); empty disables it.
+    pub listen: String,
+    /// Largest STOW-RS request body, MiB.
+    pub max_request_mib: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { listen: "127.0.0.1:8080".into(), max_request_mib: 2048 }
+    }
+}
+
+/// `[results]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsSection {
+    /// `AE@host:port` of the PACS that receives the SRs; empty keeps them in the archive only.
+    pub destination: String,
+    /// The calling AE title Granska uses when sending.
+    pub calling_ae: String,
+    /// First retry delay after a failed send, s (doubled per attempt, at most 10 minutes).
+    pub retry_backoff_s: u64,
+    /// A report not delivered this long after it was made is marked failed, hours.
+    pub give_up_after_h: u64,
+}
+
+impl Default for ResultsSection {
+    fn default() -> Self {
+        ResultsSection { destination: String::new(), calling_ae: "GRANSKA".into(), retry_backoff_s: 5, give_up_after_h: 72 }
     }
 }
 

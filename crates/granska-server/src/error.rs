@@ -51,7 +51,8 @@ pub fn code(e: &AppError) -> Code {
         AppError::Forbidden { .. } => Code::PermissionDenied,
         AppError::InvalidArgument { .. } | AppError::InvalidInstance { .. } => Code::InvalidArgument,
         AppError::Exhausted { limit: Limit::DiskSpace | Limit::InstanceSize, .. } => Code::ResourceExhausted,
-        AppError::UnknownStudy { .. } => Code::NotFound,
+        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } => Code::NotFound,
+        AppError::Report(_) => Code::Internal,
         AppError::NotHolder { .. } => Code::FailedPrecondition,
         AppError::AuditUnavailable { .. } => Code::Internal,
         AppError::Archive(a) => archive_code(a),
@@ -77,8 +78,9 @@ fn worklist_code(e: &W) -> Code {
 
 fn archive_code(e: &A) -> Code {
     match e {
-        A::UnknownStudy { .. } | A::UnknownInstance { .. } => Code::NotFound,
+        A::UnknownStudy { .. } | A::UnknownInstance { .. } | A::UnknownReport { .. } => Code::NotFound,
         A::Conflict { .. } => Code::AlreadyExists,
+        A::ReportNotPending { .. } => Code::FailedPrecondition,
         A::Busy { .. } => Code::Unavailable,
         A::BadSha256 { .. } => Code::InvalidArgument,
         A::Io { .. } | A::Backend { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {

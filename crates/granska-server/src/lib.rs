@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod config;
+mod edges;
 mod error;
 mod limits;
 pub mod metrics;
@@ -58,16 +59,61 @@ pub fn load_policy(config: &Config) -> Result<(Policy, String), ServerError> {
     }
 }
 
-/// Runs the service on `listener` (and `/metrics` on `metrics`) until `shutdown` resolves.
+/// The sockets `serve` answers on: gRPC always; `/metrics`, DICOM and HTTP when configured.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC (`[server] listen`).
+    pub grpc: TcpListener,
+    /// Prometheus `/metrics` (`[server] metrics_listen`).
+    pub metrics: Option<TcpListener>,
+    /// DICOM C-STORE/C-ECHO (`[dicom] listen`).
+    pub dicom: Option<TcpListener>,
+    /// HTTP: STOW-RS (`[http] listen`).
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds every configured address (an empty one is disabled), naming the one that fails.
+    pub async fn bind(config: &Config) -> Result<Listeners, ServerError> {
+        async fn bind(what: &str, address: &str) -> Result<Option<TcpListener>, ServerError> {
+            if address.is_empty() {
+                return Ok(None);
+            }
+            TcpListener::bind(address)
+                .await
+                .map(Some)
+                .map_err(|e| ServerError::Config(format!("cannot listen on {what} = {address:?}: {e}")))
+        }
+        let grpc = bind("server.listen", &config.server.listen)
+            .await?
+            .ok_or_else(|| ServerError::Config("server.listen must be an address (gRPC cannot be disabled)".into()))?;
+        Ok(Listeners {
+            grpc,
+            metrics: bind("server.metrics_listen", &config.server.metrics_listen).await?,
+            dicom: bind("dicom.listen", &config.dicom.listen).await?,
+            http: bind("http.listen", &config.http.listen).await?,
+        })
+    }
+}
+
+/// Runs the service on `listeners` until `shutdown` resolves: gRPC, and `/metrics`, DICOM and
+/// HTTP where a listener is given.
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
-    metrics: Option<TcpListener>,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let core = start_core(&config, shutdown).await?;
+    let Listeners { grpc: listener, metrics, dicom, http } = listeners;
+    let edges = edges::EdgeOptions::from_config(&config)?;
+    let core = start_core(&config, edges.results_sender(), shutdown).await?;
     if let Some(metrics_listener) = metrics {
         spawn_metrics(metrics_listener, core.metrics.clone(), core.stop.clone())?;
+    }
+    if let Some(dicom) = dicom {
+        edges::spawn_dicom(dicom, core.app.clone(), edges.dicom, stopped(core.stop.clone()))?;
+    }
+    if let Some(http) = http {
+        edges::spawn_http(http, core.app.clone(), Arc::new(core.tokens.clone()), edges.http, stopped(core.stop.clone()))?;
     }
     let router = route(transport(&config.server)?, &config, core.app, core.tokens).await?;
     let sc = &config.server;
@@ -101,7 +147,11 @@ struct Core {
 
 /// Opens the stores, loads the tokens, the policy and the model, and starts the core; the
 /// core stops once `shutdown` resolves.
-async fn start_core(config: &Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Core, ServerError> {
+async fn start_core(
+    config: &Config,
+    results: Option<Arc<dyn granska_app::ResultSender>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Core, ServerError> {
     let data_dir = &config.server.data_dir;
     prepare_data_dir(data_dir)?;
     let tokens = auth::Tokens::load(&config.auth.tokens, data_dir)?;
@@ -129,7 +179,7 @@ async fn start_core(config: &Config, shutdown: impl Future<Output = ()> + Send +
         policy: (policy, policy_toml),
         scorer: Arc::new(scorer),
         metrics: metrics.clone(),
-        results: None,
+        results,
     };
     let app = App::start(parts, app_options(config, profile), stop.clone());
     Ok(Core { app, tokens, metrics, stop })
@@ -196,7 +246,10 @@ fn app_options(config: &Config, profile: Profile) -> AppOptions {
         max_instance_bytes: (config.ingest.max_instance_mib as usize).saturating_mul(1 << 20),
         max_attempts: config.scoring.max_attempts.max(1),
         retry_backoff: Duration::from_millis(config.scoring.retry_backoff_ms),
-        results: granska_app::ResultsOptions::default(),
+        results: granska_app::ResultsOptions {
+            retry_backoff: Duration::from_secs(config.results.retry_backoff_s.max(1)),
+            give_up_after: Duration::from_secs(config.results.give_up_after_h.saturating_mul(3600)),
+        },
     }
 }
 

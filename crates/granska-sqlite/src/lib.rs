@@ -150,6 +150,11 @@ pub fn migrate(conn: &mut Connection, migrations: &[Migration], what: &str) -> R
             let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if now < version {
                 tx.execute_batch(migration.sql)?;
+                // A migration may edit the schema text in place (widening a CHECK, the
+                // documented writable_schema procedure): bumping the schema cookie makes every
+                // connection, this one included, parse the new schema.
+                let cookie: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+                tx.pragma_update(None, "schema_version", cookie + 1)?;
                 tx.pragma_update(None, "user_version", version)?;
             }
             tx.commit()

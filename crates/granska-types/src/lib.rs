@@ -25,7 +25,7 @@ pub use auth::Role;
 pub use backend::BackendError;
 pub use exam::{ExamStatus, ModelIdentity, SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
 pub use reading::{
-    AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision,
+    AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision, ReportState,
     ReadingMode, StudyState, TaskKind, TaskState,
 };
 pub use uid::{MAX_UID_LEN, Uid, UidError};

@@ -195,6 +195,20 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Where a result report (the exam's CAD SR) is on its way to the PACS.
+    ReportState {
+        /// Made and waiting to be sent (or retried after a failed attempt).
+        Pending,
+        /// The destination stored it (status 0x0000 or a warning).
+        Sent,
+        /// Not delivered before `results.give_up_after_h`: given up, counted, shown.
+        Failed,
+        /// No destination configured: kept in the archive only.
+        Kept,
+    }
+}
+
+vocabulary! {
     /// What happened to an exam on the worklist (Watch).
     ChangeKind {
         /// Routed for the first time: new tasks.

@@ -35,6 +35,8 @@ enum Command {
     Read(cmd::reading::ReadArgs),
     /// Show what the server knows of one study.
     Study(cmd::reading::StudyArgs),
+    /// Write a study's result report (its Mammography CAD SR, as sent to the PACS) to a file.
+    Report(cmd::reading::ReportArgs),
     /// Admin: studies whose scoring or routing failed repeatedly, with the reason.
     Attention(cmd::admin::AttentionArgs),
     /// Admin: score a study that needs attention again, after fixing the cause.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Worklist(args) => cmd::reading::worklist(args),
         Command::Read(args) => cmd::reading::read(args),
         Command::Study(args) => cmd::reading::study(args),
+        Command::Report(args) => cmd::reading::report(args),
         Command::Attention(args) => cmd::admin::attention(args),
         Command::Retry(args) => cmd::admin::retry(args),
         Command::RemoveInstance(args) => cmd::admin::remove(args),

@@ -12,7 +12,10 @@
 //!
 //! Behind a feature rather than `#[doc(hidden)]`, so production builds do not compile it.
 
-use crate::{ArchiveStore, AuditFilter, Completion, Error, NewInstance, PutOutcome, StudyState, Uid};
+use crate::{
+    ArchiveStore, AuditFilter, Completion, Error, NewInstance, NewReport, PutOutcome, ReportAttempt, StudyState, Uid,
+};
+use granska_types::ReportState;
 use granska_types::ScoringRecord;
 
 fn uid(text: &str) -> Uid {
@@ -64,6 +67,10 @@ pub fn cases<A: ArchiveStore>() -> Vec<(&'static str, Case<A>)> {
             repeated_failures_park_a_study_until_a_retry_or_a_new_instance::<A>,
         ),
         ("removing_an_instance_lets_the_correct_copy_in", removing_an_instance_lets_the_correct_copy_in::<A>),
+        (
+            "reports_are_kept_and_delivered_once_or_given_up",
+            reports_are_kept_and_delivered_once_or_given_up::<A>,
+        ),
     ]
 }
 
@@ -79,6 +86,7 @@ macro_rules! archive_store_conformance {
             the_audit_log_filters_by_study_and_principal,
             repeated_failures_park_a_study_until_a_retry_or_a_new_instance,
             removing_an_instance_lets_the_correct_copy_in,
+            reports_are_kept_and_delivered_once_or_given_up,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -149,6 +157,10 @@ pub fn quiet_and_explicit_completion<A: ArchiveStore>(make: &dyn Fn() -> A) {
     assert!(!archive.complete("1.2.3", Completion::CompleteStudyCall).unwrap(), "already complete");
     assert!(matches!(archive.complete("9.9", Completion::CompleteStudyCall), Err(Error::UnknownStudy { .. })));
     assert_eq!(archive.study("1.2.3").unwrap().unwrap().completion, Some(Completion::QuietPeriod));
+    // The release of the association that sent a study completes it too.
+    archive.put(b"b", &in_study("4.5.6", "4.5.6.1", "R", "CC"), 1000).unwrap();
+    assert!(archive.complete("4.5.6", Completion::AssociationReleased).unwrap());
+    assert_eq!(archive.study("4.5.6").unwrap().unwrap().completion, Some(Completion::AssociationReleased));
 }
 
 /// The audit log filters by study and by principal.
@@ -224,4 +236,71 @@ pub fn removing_an_instance_lets_the_correct_copy_in<A: ArchiveStore>(make: &dyn
     let out = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 500).unwrap();
     assert!(matches!(out, PutOutcome::Stored { became_complete: true, .. }), "four views again: {out:?}");
     assert!(matches!(archive.remove_instance("9.9", 600), Err(Error::UnknownInstance { .. })));
+}
+
+/// Reports: kept durably with their bytes; a pending one is due at once, retried when due, and
+/// ends `sent` (never recorded twice) or `failed`; without a destination it is `kept`; the
+/// routings that have no report are listed until one is kept.
+pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    let report = |sop: &str, destination: &str| NewReport {
+        sop_instance_uid: uid(sop),
+        study_uid: uid("1.2.3"),
+        generation: 4,
+        destination: destination.into(),
+    };
+    assert!(matches!(archive.add_report(&report("9.1", "PACS@127.0.0.1:104"), b"sr", 10), Err(Error::UnknownStudy { .. })));
+    four_views(&archive, "1.2.3");
+    let generation = archive.study("1.2.3").unwrap().unwrap().generation;
+    archive.record_scoring("1.2.3", generation, &ScoringRecord::unscorable("test".into()), 5000).unwrap();
+    assert_eq!(archive.unreported().unwrap(), vec![("1.2.3".to_owned(), generation)]);
+
+    let sent = NewReport { generation, ..report("9.1", "PACS@127.0.0.1:104") };
+    let kept = archive.add_report(&sent, b"first sr", 100).unwrap();
+    assert_eq!((kept.state, kept.attempts, kept.next_ms), (ReportState::Pending, 0, 100));
+    assert_eq!(archive.read_blob(&kept.sha256).unwrap(), b"first sr");
+    assert!(archive.unreported().unwrap().is_empty(), "the routing has its report");
+    assert_eq!(archive.next_report_due().unwrap(), Some(100));
+    assert!(archive.due_reports(99, 10).unwrap().is_empty());
+    assert_eq!(archive.due_reports(100, 10).unwrap(), vec![kept.clone()]);
+
+    let retry = ReportAttempt::NotDelivered { status: "cannot connect".into(), retry_at_ms: Some(300) };
+    let after = archive.record_report_attempt("9.1", &retry, 110).unwrap();
+    assert_eq!((after.state, after.attempts, after.next_ms), (ReportState::Pending, 1, 300));
+    assert_eq!(after.last_status.as_deref(), Some("cannot connect"));
+    assert!(archive.due_reports(299, 10).unwrap().is_empty());
+    let done = archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 300).unwrap();
+    assert_eq!((done.state, done.attempts, done.last_ms), (ReportState::Sent, 2, Some(300)));
+    assert!(
+        matches!(
+            archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 301),
+            Err(Error::ReportNotPending { state: ReportState::Sent, .. })
+        ),
+        "a delivered report is never recorded as delivered twice"
+    );
+    assert!(archive.due_reports(i64::MAX, 10).unwrap().is_empty());
+
+    let give_up = NewReport { generation, ..report("9.2", "PACS@127.0.0.1:104") };
+    archive.add_report(&give_up, b"second sr", 400).unwrap();
+    let failed = archive
+        .record_report_attempt("9.2", &ReportAttempt::NotDelivered { status: "0xA700".into(), retry_at_ms: None }, 500)
+        .unwrap();
+    assert_eq!(failed.state, ReportState::Failed);
+    let only_kept = NewReport { generation, ..report("9.3", "") };
+    assert_eq!(archive.add_report(&only_kept, b"third sr", 600).unwrap().state, ReportState::Kept);
+    assert!(matches!(
+        archive.record_report_attempt("9.9", &ReportAttempt::Delivered { status: "0x0000".into() }, 700),
+        Err(Error::UnknownReport { .. })
+    ));
+
+    let listed: Vec<_> = archive.reports("1.2.3").unwrap().into_iter().map(|r| (r.sop_instance_uid.to_string(), r.state)).collect();
+    assert_eq!(
+        listed,
+        [("9.1".to_owned(), ReportState::Sent), ("9.2".to_owned(), ReportState::Failed), ("9.3".to_owned(), ReportState::Kept)]
+    );
+    let counts = archive.report_counts().unwrap();
+    assert_eq!(
+        counts,
+        [(ReportState::Pending, 0), (ReportState::Sent, 1), (ReportState::Failed, 1), (ReportState::Kept, 1)]
+    );
 }

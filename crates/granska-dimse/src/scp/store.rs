@@ -47,9 +47,11 @@ pub fn store_status(error: &AppError) -> (u16, Option<String>) {
         AppError::Archive(a) => archive_status(a),
         AppError::Worklist(w) => worklist_status(w),
         AppError::AuditUnavailable { .. } => (status::PROCESSING_FAILURE, Some("audit log unavailable".into())),
-        AppError::UnknownStudy { .. } | AppError::NotHolder { .. } | AppError::InvalidArgument { .. } => {
-            (status::PROCESSING_FAILURE, None)
-        }
+        AppError::UnknownStudy { .. }
+        | AppError::UnknownReport { .. }
+        | AppError::Report(_)
+        | AppError::NotHolder { .. }
+        | AppError::InvalidArgument { .. } => (status::PROCESSING_FAILURE, None),
     }
 }
 
@@ -62,7 +64,11 @@ fn archive_status(e: &A) -> (u16, Option<String>) {
         A::Io { .. } | A::Backend { .. } | A::SchemaTooNew { .. } | A::CorruptBlob { .. } | A::Corrupt { .. } => {
             (status::PROCESSING_FAILURE, Some("archive failure".into()))
         }
-        A::UnknownStudy { .. } | A::UnknownInstance { .. } | A::BadSha256 { .. } => (status::PROCESSING_FAILURE, None),
+        A::UnknownStudy { .. }
+        | A::UnknownInstance { .. }
+        | A::UnknownReport { .. }
+        | A::ReportNotPending { .. }
+        | A::BadSha256 { .. } => (status::PROCESSING_FAILURE, None),
     }
 }
 

@@ -138,7 +138,7 @@ fn routing(r: &Routing) -> pb::Routing {
 
 /// Everything about a study.
 pub fn study(v: StudyView) -> pb::Study {
-    let StudyView { record, scorings, history, patient } = v;
+    let StudyView { record, scorings, history, patient, reports } = v;
     let mut scorings: Vec<pb::ScoringResult> = scorings.into_iter().map(|(s, at)| scoring(s, at)).collect();
     let latest = scorings.pop();
     let applied =
@@ -178,6 +178,7 @@ pub fn study(v: StudyView) -> pb::Study {
         }),
         superseded_scorings: scorings,
         attention: record.attention.as_ref().map(attention),
+        reports: reports.iter().map(report).collect(),
     }
 }
 
@@ -205,5 +206,19 @@ pub fn models(v: ModelsView) -> pb::GetModelsResponse {
             definition: v.policy_toml,
             max_wait_hours: policy.max_wait_hours,
         }),
+    }
+}
+
+/// A result report's outbox row.
+pub fn report(r: &granska_archive::ReportRecord) -> pb::ResultReport {
+    pb::ResultReport {
+        sop_instance_uid: r.sop_instance_uid.to_string(),
+        state: wire(r.state),
+        destination: r.destination.clone(),
+        attempts: r.attempts,
+        last_status: r.last_status.clone().unwrap_or_default(),
+        created_unix_ms: r.created_ms,
+        last_attempt_unix_ms: r.last_ms.unwrap_or(0),
+        generation: r.generation,
     }
 }

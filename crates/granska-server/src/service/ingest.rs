@@ -383,4 +383,16 @@ impl pb::ingest_server::Ingest for IngestService {
         let view = self.app.get_study(&who, &study).await.map_err(status)?;
         Ok(Response::new(convert::study(view)))
     }
+
+    async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Result<Response<pb::GetReportResponse>, Status> {
+        let who = caller(&request)?;
+        who.authorize(Action::GetStudy).map_err(status)?; // the role before the arguments
+        let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
+        let sop = match request.get_ref().sop_instance_uid.as_str() {
+            "" => None,
+            text => Some(uid("sop_instance_uid", text)?),
+        };
+        let (report, dicom) = self.app.report(&who, &study, sop.as_ref()).await.map_err(status)?;
+        Ok(Response::new(pb::GetReportResponse { report: Some(convert::report(&report)), dicom }))
+    }
 }

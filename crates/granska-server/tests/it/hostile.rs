@@ -362,7 +362,7 @@ async fn patient_data_is_owner_only_and_token_files_must_be_private() {
     // A tokens file others can read is refused, with the fix.
     std::fs::set_permissions(root.join("tokens.toml"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = granska_server::serve(c.clone(), listener, None, async {}).await.unwrap_err().to_string();
+    let err = granska_server::serve(c.clone(), only_grpc(listener), async {}).await.unwrap_err().to_string();
     assert!(err.contains("readable by group or others (mode 644)") && err.contains("chmod 600"), "{err}");
     // Two entries with the same token hash are a configuration error.
     std::fs::set_permissions(root.join("tokens.toml"), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -371,7 +371,7 @@ async fn patient_data_is_owner_only_and_token_files_must_be_private() {
     twin.principal = "someone-else".into();
     dup.auth.tokens.push(twin);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = granska_server::serve(dup, listener, None, async {}).await.unwrap_err().to_string();
+    let err = granska_server::serve(dup, only_grpc(listener), async {}).await.unwrap_err().to_string();
     assert!(err.contains("has the same sha256 as the token of"), "{err}");
 }
 
@@ -393,4 +393,8 @@ fn granska_types_wide(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> 
     let mut out = Vec::new();
     walk(root, &mut out);
     out
+}
+
+fn only_grpc(grpc: tokio::net::TcpListener) -> granska_server::Listeners {
+    granska_server::Listeners { grpc, metrics: None, dicom: None, http: None }
 }

@@ -69,7 +69,10 @@ impl TestServer {
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (addr, metrics_addr) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(granska_server::serve(config.clone(), listener, Some(metrics), async move {
+        let handle = tokio::spawn(granska_server::serve(
+            config.clone(),
+            granska_server::Listeners { grpc: listener, metrics: Some(metrics), dicom: None, http: None },
+            async move {
             let _ = stopped.await;
         }));
         let tls_ca = config.server.tls.as_ref().map(|t| std::fs::read(&t.cert_file).unwrap());

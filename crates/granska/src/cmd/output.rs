@@ -302,6 +302,41 @@ pub struct Study {
     pub patient: Option<Patient>,
     /// Failed scoring or routing attempts, when there were any.
     pub attention: Option<Attention>,
+    /// Result reports (CAD SRs) made for its routings, oldest first.
+    pub reports: Vec<Report>,
+}
+
+/// A result report of a [`Study`] and where it is on its way to the PACS.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The SR's SOPInstanceUID.
+    pub sop_instance_uid: String,
+    /// pending | sent | failed | kept
+    pub state: String,
+    /// `AE@host:port`; empty when kept only.
+    pub destination: String,
+    /// Send attempts so far.
+    pub attempts: u32,
+    /// The last attempt's outcome: the destination's status (`0x0000`) or why none came.
+    pub last_status: String,
+    /// When it was made, Unix ms.
+    pub created_unix_ms: i64,
+    /// The last attempt, Unix ms (0: never attempted).
+    pub last_attempt_unix_ms: i64,
+}
+
+impl From<&pb::ResultReport> for Report {
+    fn from(r: &pb::ResultReport) -> Report {
+        Report {
+            sop_instance_uid: r.sop_instance_uid.clone(),
+            state: name::<vocab::ReportState>(r.state),
+            destination: r.destination.clone(),
+            attempts: r.attempts,
+            last_status: r.last_status.clone(),
+            created_unix_ms: r.created_unix_ms,
+            last_attempt_unix_ms: r.last_attempt_unix_ms,
+        }
+    }
 }
 
 /// A stored instance of a [`Study`].
@@ -428,6 +463,7 @@ impl From<&pb::Study> for Study {
             reading: s.reading.as_ref().map(Reading::from),
             patient: s.patient.as_ref().map(Patient::from),
             attention: s.attention.as_ref().map(Attention::from),
+            reports: s.reports.iter().map(Report::from).collect(),
         }
     }
 }
@@ -978,109 +1014,130 @@ mod tests {
             }),
             superseded_scorings: vec![scoring(0.125, 4, 1_795_317_230_000)],
             attention: None,
+            reports: vec![pb::ResultReport {
+                sop_instance_uid: "2.25.77".into(),
+                state: pb::ReportState::Pending as i32,
+                destination: "PACS@10.0.0.5:104".into(),
+                attempts: 2,
+                last_status: "0xA700".into(),
+                created_unix_ms: 1_795_317_240_000,
+                last_attempt_unix_ms: 1_795_317_250_000,
+                generation: 4,
+            }],
         };
         check(
             &Study::from(&study),
             expect![[r#"
-            {
-              "attention": null,
-              "complete": true,
-              "completion": "quiet-period",
-              "patient": {
-                "patient_id": "PHANTOM-0001",
-                "patient_name": "Phantom^One"
-              },
-              "reading": {
-                "outcome": null,
-                "outcome_via": null,
-                "tasks": [
-                  {
-                    "kind": "first",
-                    "state": "done",
-                    "task_id": 5
-                  }
-                ]
-              },
-              "routing": {
-                "decided_unix_ms": 1795317260001,
-                "flags": [],
-                "policy": "default v3",
-                "reading_mode": "double",
-                "reason": null
-              },
-              "scoring": {
-                "category": 8,
-                "exam_score": 0.5,
-                "extra_high": false,
-                "model": {
-                  "name": "granska-phantom",
-                  "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                  "version": "1"
-                },
-                "reason": "missing view R-MLO",
-                "scored_unix_ms": 1795317260000,
-                "status": "incomplete",
-                "views": [
-                  {
-                    "error": null,
-                    "laterality": "L",
-                    "score": 0.25,
-                    "sop_instance_uid": "1.2.826.0.1.3680043.10.1.1",
-                    "view": "CC"
-                  },
-                  {
-                    "error": "cannot decode: truncated pixel data",
-                    "laterality": "R",
-                    "score": null,
-                    "sop_instance_uid": "1.2.826.0.1.3680043.10.1.2",
-                    "view": "CC"
-                  }
-                ]
-              },
-              "state": "routed",
-              "study_uid": "1.2.826.0.1.3680043.10.1",
-              "superseded_scorings": [
                 {
-                  "category": 4,
-                  "exam_score": 0.125,
-                  "extra_high": false,
-                  "model": {
-                    "name": "granska-phantom",
-                    "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                    "version": "1"
+                  "attention": null,
+                  "complete": true,
+                  "completion": "quiet-period",
+                  "patient": {
+                    "patient_id": "PHANTOM-0001",
+                    "patient_name": "Phantom^One"
                   },
-                  "reason": "missing view R-MLO",
-                  "scored_unix_ms": 1795317230000,
-                  "status": "incomplete",
+                  "reading": {
+                    "outcome": null,
+                    "outcome_via": null,
+                    "tasks": [
+                      {
+                        "kind": "first",
+                        "state": "done",
+                        "task_id": 5
+                      }
+                    ]
+                  },
+                  "reports": [
+                    {
+                      "attempts": 2,
+                      "created_unix_ms": 1795317240000,
+                      "destination": "PACS@10.0.0.5:104",
+                      "last_attempt_unix_ms": 1795317250000,
+                      "last_status": "0xA700",
+                      "sop_instance_uid": "2.25.77",
+                      "state": "pending"
+                    }
+                  ],
+                  "routing": {
+                    "decided_unix_ms": 1795317260001,
+                    "flags": [],
+                    "policy": "default v3",
+                    "reading_mode": "double",
+                    "reason": null
+                  },
+                  "scoring": {
+                    "category": 8,
+                    "exam_score": 0.5,
+                    "extra_high": false,
+                    "model": {
+                      "name": "granska-phantom",
+                      "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                      "version": "1"
+                    },
+                    "reason": "missing view R-MLO",
+                    "scored_unix_ms": 1795317260000,
+                    "status": "incomplete",
+                    "views": [
+                      {
+                        "error": null,
+                        "laterality": "L",
+                        "score": 0.25,
+                        "sop_instance_uid": "1.2.826.0.1.3680043.10.1.1",
+                        "view": "CC"
+                      },
+                      {
+                        "error": "cannot decode: truncated pixel data",
+                        "laterality": "R",
+                        "score": null,
+                        "sop_instance_uid": "1.2.826.0.1.3680043.10.1.2",
+                        "view": "CC"
+                      }
+                    ]
+                  },
+                  "state": "routed",
+                  "study_uid": "1.2.826.0.1.3680043.10.1",
+                  "superseded_scorings": [
+                    {
+                      "category": 4,
+                      "exam_score": 0.125,
+                      "extra_high": false,
+                      "model": {
+                        "name": "granska-phantom",
+                        "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                        "version": "1"
+                      },
+                      "reason": "missing view R-MLO",
+                      "scored_unix_ms": 1795317230000,
+                      "status": "incomplete",
+                      "views": [
+                        {
+                          "error": null,
+                          "laterality": "L",
+                          "score": 0.25,
+                          "sop_instance_uid": "1.2.826.0.1.3680043.10.1.1",
+                          "view": "CC"
+                        },
+                        {
+                          "error": "cannot decode: truncated pixel data",
+                          "laterality": "R",
+                          "score": null,
+                          "sop_instance_uid": "1.2.826.0.1.3680043.10.1.2",
+                          "view": "CC"
+                        }
+                      ]
+                    }
+                  ],
                   "views": [
                     {
-                      "error": null,
                       "laterality": "L",
-                      "score": 0.25,
+                      "received_unix_ms": 1795317200000,
+                      "size_bytes": 437012,
                       "sop_instance_uid": "1.2.826.0.1.3680043.10.1.1",
-                      "view": "CC"
-                    },
-                    {
-                      "error": "cannot decode: truncated pixel data",
-                      "laterality": "R",
-                      "score": null,
-                      "sop_instance_uid": "1.2.826.0.1.3680043.10.1.2",
+                      "transfer_syntax_uid": "1.2.840.10008.1.2.1",
                       "view": "CC"
                     }
                   ]
-                }
-              ],
-              "views": [
-                {
-                  "laterality": "L",
-                  "received_unix_ms": 1795317200000,
-                  "size_bytes": 437012,
-                  "sop_instance_uid": "1.2.826.0.1.3680043.10.1.1",
-                  "transfer_syntax_uid": "1.2.840.10008.1.2.1",
-                  "view": "CC"
-                }
-              ]
-            }"#]],
+                }"#]],
         );
         // A researcher's view of a study still receiving: everything optional is null.
         let bare = pb::Study {
@@ -1091,19 +1148,20 @@ mod tests {
         check(
             &Study::from(&bare),
             expect![[r#"
-            {
-              "attention": null,
-              "complete": false,
-              "completion": "",
-              "patient": null,
-              "reading": null,
-              "routing": null,
-              "scoring": null,
-              "state": "receiving",
-              "study_uid": "1.2.826.0.1.3680043.10.1",
-              "superseded_scorings": [],
-              "views": []
-            }"#]],
+                {
+                  "attention": null,
+                  "complete": false,
+                  "completion": "",
+                  "patient": null,
+                  "reading": null,
+                  "reports": [],
+                  "routing": null,
+                  "scoring": null,
+                  "state": "receiving",
+                  "study_uid": "1.2.826.0.1.3680043.10.1",
+                  "superseded_scorings": [],
+                  "views": []
+                }"#]],
         );
     }
 

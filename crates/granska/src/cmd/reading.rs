@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use granska_client::pb;
 use granska_proto::{Vocabulary, name as w};
 use granska_types::{self as vocab, Role};
@@ -287,7 +289,60 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
                     }
                 );
             }
+            for r in &s.reports {
+                println!(
+                    "report: {} {}{} — {} attempt(s){}",
+                    r.sop_instance_uid,
+                    w::<vocab::ReportState>(r.state),
+                    if r.destination.is_empty() { String::new() } else { format!(" → {}", r.destination) },
+                    r.attempts,
+                    if r.last_status.is_empty() { String::new() } else { format!(", last status {}", r.last_status) }
+                );
+            }
         }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `granska report`: one result report (the exam's Mammography CAD SR) written to a file.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    connection: Connection,
+    /// Study Instance UID.
+    study_uid: String,
+    /// Which report (SOP Instance UID); default the newest.
+    #[arg(long)]
+    sop_instance_uid: Option<String>,
+    /// Where to write the DICOM file.
+    #[arg(short, long)]
+    output: std::path::PathBuf,
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let mut client = args.connection.connect(Role::Researcher).await?.ingest();
+        let answer = client
+            .get_report(pb::GetReportRequest {
+                study_instance_uid: args.study_uid.clone(),
+                sop_instance_uid: args.sop_instance_uid.clone().unwrap_or_default(),
+            })
+            .await
+            .map_err(|s| status_error("Ingest.GetReport", s))?
+            .into_inner();
+        // The SR names the patient: owner-only, like everything holding patient data.
+        granska_types::private::precreate(&args.output)
+            .and_then(|()| std::fs::OpenOptions::new().write(true).truncate(true).open(&args.output))
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &answer.dicom))
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        let r = answer.report.unwrap_or_default();
+        eprintln!(
+            "wrote {} ({} bytes): report {} ({})",
+            args.output.display(),
+            answer.dicom.len(),
+            r.sop_instance_uid,
+            w::<vocab::ReportState>(r.state)
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

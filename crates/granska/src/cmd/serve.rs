@@ -40,19 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&config.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-        let metrics = if config.server.metrics_listen.is_empty() {
-            None
-        } else {
-            Some(
-                tokio::net::TcpListener::bind(&config.server.metrics_listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {}", config.server.metrics_listen))?,
-            )
-        };
-        granska_server::serve(config, listener, metrics, shutdown_signal()).await?;
+        let listeners = granska_server::Listeners::bind(&config).await?;
+        granska_server::serve(config, listeners, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -19,6 +19,8 @@ fn serve_that_warns(format: Option<&str>) -> Output {
         .arg("serve")
         .env("GRANSKA__SERVER__DATA_DIR", data.path())
         .env("GRANSKA__SERVER__LISTEN", "127.0.0.1:0")
+        .env("GRANSKA__DICOM__LISTEN", "127.0.0.1:0")
+        .env("GRANSKA__HTTP__LISTEN", "127.0.0.1:0")
         .env("GRANSKA__SERVER__METRICS_LISTEN", "127.0.0.1:0")
         .env("GRANSKA__INGEST__PROFILE", "bogus")
         // Whatever the person running the tests prefers, these decide the output.

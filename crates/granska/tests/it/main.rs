@@ -1,6 +1,7 @@
 //! Integration tests of the `granska` binary: the commands a user runs, as processes.
 
 mod bad_input;
+mod dicom_network;
 mod inspect_decode;
 mod logs;
 mod research;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use super::{granska, phantoms, run_ok};
 
 /// A server process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
-struct Server(Child);
+pub(super) struct Server(Child);
 
 impl Server {
-    fn kill(&mut self) {
+    pub(super) fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -32,6 +32,26 @@ fn serve(data_dir: &Path) -> (Server, String, String) {
 
 /// As [`serve`], with `--config FILE`.
 fn serve_with(data_dir: &Path, config: Option<&Path>) -> (Server, String, String) {
+    let s = serve_full(data_dir, config, &[]);
+    (s.server, s.grpc, s.metrics)
+}
+
+/// A started `granska serve` and the addresses it logged.
+pub(super) struct Served {
+    pub server: Server,
+    /// `http://host:port` of gRPC.
+    pub grpc: String,
+    /// `host:port` of `/metrics`.
+    pub metrics: String,
+    /// `host:port` of the DICOM listener.
+    pub dicom: String,
+    /// `host:port` of the HTTP listener.
+    pub http: String,
+}
+
+/// `granska serve` with every listener on port 0 (the config file's `listen` keys are
+/// overridden), `data_dir`, `--config FILE` if given, and `env` on top.
+pub(super) fn serve_full(data_dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_granska"));
     command.arg("serve");
     if let Some(config) = config {
@@ -42,14 +62,17 @@ fn serve_with(data_dir: &Path, config: Option<&Path>) -> (Server, String, String
         .env("GRANSKA__SERVER__DATA_DIR", data_dir)
         .env("GRANSKA__SERVER__LISTEN", "127.0.0.1:0")
         .env("GRANSKA__SERVER__METRICS_LISTEN", "127.0.0.1:0")
+        .env("GRANSKA__DICOM__LISTEN", "127.0.0.1:0")
+        .env("GRANSKA__HTTP__LISTEN", "127.0.0.1:0")
         .env("GRANSKA__INGEST__QUIET_PERIOD_S", "2")
         .env("GRANSKA__MODEL__THREADS", "1")
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
         .spawn()
         .expect("granska serve starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut grpc, mut metrics) = (None, None);
+    let (mut grpc, mut metrics, mut dicom, mut http) = (None, None, None, None);
     let started = Instant::now();
     while grpc.is_none() {
         let line = lines.next().expect("serve keeps logging until it listens").unwrap();
@@ -57,6 +80,10 @@ fn serve_with(data_dir: &Path, config: Option<&Path>) -> (Server, String, String
         let address = plain.split("address=").nth(1).map(|a| a.split_whitespace().next().unwrap().to_owned());
         if plain.contains("metrics at /metrics") {
             metrics = address;
+        } else if plain.contains("DICOM listening") {
+            dicom = address;
+        } else if plain.contains("HTTP listening") {
+            http = address;
         } else if plain.contains("granska serving") {
             grpc = address;
         }
@@ -64,7 +91,13 @@ fn serve_with(data_dir: &Path, config: Option<&Path>) -> (Server, String, String
     }
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (Server(child), format!("http://{}", grpc.unwrap()), metrics.expect("metrics address logged first"))
+    Served {
+        server: Server(child),
+        grpc: format!("http://{}", grpc.unwrap()),
+        metrics: metrics.expect("metrics address logged first"),
+        dicom: dicom.expect("DICOM address logged before gRPC's"),
+        http: http.expect("HTTP address logged before gRPC's"),
+    }
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -84,7 +117,7 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn json(args: &[&str]) -> serde_json::Value {
+pub(super) fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_ok(args)).unwrap_or_else(|e| panic!("granska {args:?}: not JSON: {e}"))
 }
 

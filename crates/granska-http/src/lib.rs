@@ -1,0 +1,63 @@
+//! Granska's HTTP edge: DICOMweb STOW-RS (PS3.18 §10.5) now, the web reading station next.
+//!
+//! Like every edge it only translates: an HTTP request in → a [`granska_app::App`] use case
+//! with the [`granska_app::Caller`] that its bearer token names → an HTTP response out, with one
+//! exhaustive mapping of [`granska_app::AppError`] ([`error`]). It keeps no state of its own.
+//!
+//! ```no_run
+//! # async fn run(app: std::sync::Arc<granska_app::App>, auth: std::sync::Arc<dyn granska_app::auth::Authenticate>) -> Result<(), granska_http::HttpError> {
+//! let options = granska_http::HttpOptions { max_instance_bytes: 128 << 20, max_request_bytes: 2 << 30 };
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let shutdown = async { tokio::signal::ctrl_c().await.ok(); };
+//! granska_http::serve(listener, granska_http::router(app, auth, options), shutdown).await
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod auth;
+pub mod error;
+pub mod stow;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use granska_app::App;
+use granska_app::auth::Authenticate;
+
+pub use error::HttpError;
+
+/// Limits of the HTTP edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The largest instance (one part of a STOW-RS body) received, bytes: a larger part is
+    /// refused while it streams in, before it is buffered whole.
+    pub max_instance_bytes: usize,
+    /// The largest request body, bytes (everything a STOW-RS request sends, boundaries
+    /// included): refused from its `Content-Length`, or as soon as a chunked body passes it.
+    pub max_request_bytes: u64,
+}
+
+/// What every route's handler needs: the core, the token check and the limits.
+pub(crate) struct Edge {
+    pub(crate) app: Arc<App>,
+    pub(crate) auth: Arc<dyn Authenticate>,
+    pub(crate) options: HttpOptions,
+}
+
+/// The HTTP edge's routes: `POST /dicomweb/studies` and `POST /dicomweb/studies/{study}`
+/// (STOW-RS). Each route module adds its own routes here.
+pub fn router(app: Arc<App>, auth: Arc<dyn Authenticate>, options: HttpOptions) -> axum::Router {
+    let edge = Arc::new(Edge { app, auth, options });
+    axum::Router::new().merge(stow::routes(edge))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight end.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    let address = listener.local_addr().map_err(HttpError::Io)?;
+    tracing::info!(%address, "http edge listening");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(HttpError::Io)
+}
