@@ -9,6 +9,7 @@ associations, the association limit and the idle timeout. Prints one JSON object
 
 import json
 import os
+import struct
 import sys
 import threading
 import time
@@ -41,12 +42,19 @@ def store(assoc, path_or_ds):
     rsp = assoc.send_c_store(path_or_ds)
     if not rsp or "Status" not in rsp:
         return {"status": None, "comment": None}
-    comment = rsp.get("ErrorComment")
-    return {"status": int(rsp.Status), "comment": str(comment.value) if comment is not None else None}
+    comment = getattr(rsp, "ErrorComment", None)
+    return {"status": int(rsp.Status), "comment": str(comment) if comment is not None else None}
+
+
+def uid_element(element, uid):
+    value = uid.encode() + (b"\0" if len(uid) % 2 else b"")
+    return b"\x08\x00" + struct.pack("<H", element) + b"UI" + struct.pack("<H", len(value)) + value
 
 
 def write_raw(path, sop_class, sop_instance, payload):
-    """A Part 10 file whose meta is valid and whose data set is `payload`, unparsed."""
+    """A Part 10 file whose meta is valid and whose data set is its SOP class and instance (which
+    pynetdicom reads to build the command) followed by `payload`, unparsed."""
+    payload = uid_element(0x16, sop_class) + uid_element(0x18, sop_instance) + payload
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance
@@ -76,23 +84,17 @@ def statuses(port, valid, work):
     out["success"] = store(assoc, valid)
     out["duplicate"] = store(assoc, valid)
     out["modality_ct"] = store(assoc, variant(valid, os.path.join(work, "ct-modality.dcm"), Modality="CT"))
-    # The data set says CT; the command (from the file meta) says MG.
-    mismatch = variant(valid, os.path.join(work, "mismatch.dcm"), SOPClassUID=CT)
-    ds = dcmread(mismatch)
-    ds.file_meta.MediaStorageSOPClassUID = MG
-    ds.save_as(mismatch)
-    out["class_mismatch"] = store(assoc, mismatch)
-    garbage = os.path.join(work, "garbage.dcm")
-    write_raw(garbage, MG, generate_uid(), b"\x08\x00\x16\x00UI\xff\x7fnot a data set at all" * 3)
-    out["unparsable"] = store(assoc, garbage)
     large = os.path.join(work, "large.dcm")
-    write_raw(large, MG, generate_uid(), b"\x00" * (2 * 1024 * 1024))
+    size = 2 * 1024 * 1024
+    write_raw(large, MG, generate_uid(), b"\xe0\x7f\x10\x00OB\x00\x00" + struct.pack("<I", size) + b"\0" * size)
     out["too_large"] = store(assoc, large)
     sc = Dataset()
     sc.SOPClassUID = SC
     sc.SOPInstanceUID = generate_uid()
     sc.StudyInstanceUID = generate_uid()
     sc.Modality = "OT"
+    sc.file_meta = FileMetaDataset()
+    sc.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     out["dropped_sc"] = store(assoc, sc)
     out["after_errors"] = store(assoc, variant(valid, os.path.join(work, "after.dcm")))
     assoc.release()

@@ -1,6 +1,6 @@
 //! dcmtk's echoscu and storescu against the SCP: the PACS side of a real deployment. Admission
 //! by called AE, calling AE and address; whole exams stored and routed (a partial exam by the
-//! released association's hint, not the 10-minute quiet period); a compressed view; a CT
+//! released association's hint, not the 10-minute quiet period); an RLE-compressed view; a CT
 //! refused at negotiation; a view whose pixels cannot be decoded stored and double read.
 
 use std::time::Duration;
@@ -33,8 +33,8 @@ async fn echo_needs_the_called_ae_and_without_peers_any_calling_ae_from_loopback
     let (ok, out) = dcmtk("echoscu", echo(&scp.port(), "PACS", "NOT-GRANSKA")).await;
     assert!(!ok, "a wrong called AE was accepted: {out}");
     assert!(out.contains("Called AE Title Not Recognized"), "{out}");
-    assert_eq!(scp.metric("granska_dicom_associations_total{outcome=\"released\"}"), 2);
-    assert_eq!(scp.metric("granska_dicom_associations_total{outcome=\"rejected\"}"), 1);
+    scp.wait_metric("granska_dicom_associations_total{outcome=\"released\"}", 2).await;
+    scp.wait_metric("granska_dicom_associations_total{outcome=\"rejected\"}", 1).await;
     scp.stop().await;
 }
 
@@ -62,7 +62,7 @@ async fn with_peers_only_a_known_calling_ae_from_its_network_may_associate() {
     let scp = Scp::start(granska_dimse::ScpOptions { peers: vec![peer("PACS", "10.0.0.0/8")], ..scp_options() }).await;
     let (ok, out) = dcmtk("echoscu", echo(&scp.port(), "PACS", "GRANSKA")).await;
     assert!(!ok, "an address outside every peer network was served: {out}");
-    assert_eq!(scp.metric("granska_dicom_associations_total{outcome=\"rejected\"}"), 1);
+    scp.wait_metric("granska_dicom_associations_total{outcome=\"rejected\"}", 1).await;
     scp.stop().await;
 }
 
@@ -89,7 +89,7 @@ async fn storescu_stores_whole_exams_and_the_release_completes_a_partial_one() {
     assert_eq!(study.record.completion, Some(Completion::AssociationReleased));
     assert_eq!(study.scorings.last().unwrap().0.status, ExamStatus::Incomplete, "a missing view");
     assert_eq!(scp.metric("granska_instances_ingested_total"), 7);
-    assert_eq!(scp.metric("granska_dicom_associations_total{outcome=\"released\"}"), 2);
+    scp.wait_metric("granska_dicom_associations_total{outcome=\"released\"}", 2).await;
     scp.stop().await;
 }
 
@@ -98,13 +98,15 @@ async fn a_compressed_view_is_stored_in_its_own_transfer_syntax() {
     let scp = Scp::start(scp_options()).await;
     let dir = tempfile::tempdir().unwrap();
     let e = exam(12, 0);
-    let mut files = write_files(dir.path(), &exam_files(&e));
+    let files = write_files(dir.path(), &exam_files(&e));
     let rle = dir.path().join("rle.dcm");
     let (ok, out) = dcmtk("dcmcrle", vec![files[0].display().to_string(), rle.display().to_string()]).await;
     assert!(ok, "dcmcrle failed: {out}");
-    files[0] = rle;
-    let (ok, out) = dcmtk("storescu", store_args(&scp.port(), &["-R"], &files)).await;
-    assert!(ok, "storescu -R failed: {out}");
+    // -xr proposes RLE Lossless first: the view goes as compressed, as a PACS would send it.
+    let (ok, out) = dcmtk("storescu", store_args(&scp.port(), &["-xr"], &[rle])).await;
+    assert!(ok, "storescu -xr failed: {out}");
+    let (ok, out) = dcmtk("storescu", store_args(&scp.port(), &[], &files[1..])).await;
+    assert!(ok, "storescu failed: {out}");
     let study = scp.wait_routed(&e.study_uid).await;
     let syntaxes: Vec<&str> = study.record.instances.iter().map(|i| i.instance.transfer_syntax_uid.as_str()).collect();
     assert!(syntaxes.contains(&"1.2.840.10008.1.2.5"), "no RLE instance stored: {syntaxes:?}");
@@ -119,7 +121,8 @@ async fn a_ct_image_is_refused_at_negotiation() {
     let e = exam(13, 0);
     let files = write_files(dir.path(), &exam_files(&e)[..1]);
     let ct = "1.2.840.10008.5.1.4.1.1.2";
-    let modify = ["-nb", "-m", &format!("(0008,0016)={ct}"), "-m", "(0008,0060)=CT", "-m", &format!("(0002,0002)={ct}")];
+    // dcmodify updates MediaStorageSOPClassUID with the data set's SOPClassUID.
+    let modify = ["-nb", "-m", &format!("(0008,0016)={ct}"), "-m", "(0008,0060)=CT"];
     let mut args: Vec<String> = modify.iter().map(|s| s.to_string()).collect();
     args.push(files[0].display().to_string());
     let (ok, out) = dcmtk("dcmodify", args).await;

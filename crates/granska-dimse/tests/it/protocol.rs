@@ -9,7 +9,7 @@ use granska_archive::{BackendError, Error as A};
 use granska_dicom::{Attr, ErrorKind as K};
 use granska_dimse::protocol::{Assembled, Command, MAX_COMMAND_BYTES, Reassembler, StoreRsp, fragment};
 use granska_dimse::{Destination, IpNet, store_status};
-use granska_types::{Role, TaskState};
+use granska_types::{ReportState, Role, TaskState};
 use granska_worklist::Error as W;
 use proptest::prelude::*;
 
@@ -33,7 +33,10 @@ fn every_error() -> Vec<(&'static str, AppError)> {
             "Unreadable DeclaredLength",
             dicom(K::DeclaredLength { group: 0x10, element: 0x10, offset: 1, declared: 9, remaining: 1 }),
         ),
-        ("Unreadable UndefinedLength", dicom(K::UndefinedLength { group: 0x10, element: 0x20, offset: 1, vr: "PN".into() })),
+        (
+            "Unreadable UndefinedLength",
+            dicom(K::UndefinedLength { group: 0x10, element: 0x20, offset: 1, vr: "PN".into() }),
+        ),
         (
             "Unreadable MetaGroupInterrupted",
             dicom(K::MetaGroupInterrupted { group: 0xFFFF, element: 0, offset: 1, declared_end: 2 }),
@@ -45,7 +48,11 @@ fn every_error() -> Vec<(&'static str, AppError)> {
         ("Unreadable Decode", dicom(K::Decode { ts: "t".into(), message: "m".into() })),
         (
             "Unreadable with a conformance kind",
-            AppError::InvalidInstance { field: None, problem: InstanceProblem::Unreadable, kind: Box::new(K::NoPixelData) },
+            AppError::InvalidInstance {
+                field: None,
+                problem: InstanceProblem::Unreadable,
+                kind: Box::new(K::NoPixelData),
+            },
         ),
         ("NotConformant Missing", dicom(K::Missing { attr: ATTR, expected: "L or R" })),
         ("NotConformant Invalid", dicom(K::Invalid { attr: ATTR, expected: "L or R".into(), found: "X".into() })),
@@ -58,14 +65,24 @@ fn every_error() -> Vec<(&'static str, AppError)> {
         ("UnknownStudy", AppError::UnknownStudy { study_uid: "1.2".into() }),
         ("AuditUnavailable", AppError::AuditUnavailable { source: A::Backend { operation: "o", source: backend() } }),
         ("NotHolder", AppError::NotHolder { task_id: 1, state: TaskState::Claimed }),
+        ("UnknownReport", AppError::UnknownReport { study_uid: "1.2".into(), sop_instance_uid: None }),
+        ("Report", AppError::Report(granska_report::ReportError::NoImages)),
         ("Archive Io", AppError::Archive(A::Io { operation: "o", path: "p".into(), source: io() })),
         ("Archive Busy", AppError::Archive(A::Busy { operation: "o", source: backend() })),
         ("Archive Backend", AppError::Archive(A::Backend { operation: "o", source: backend() })),
         ("Archive SchemaTooNew", AppError::Archive(A::SchemaTooNew { found: 2, supported: 1 })),
-        ("Archive Conflict", AppError::Archive(A::Conflict { sop_instance_uid: "1.2".into(), stored_sha256: "a".into() })),
+        (
+            "Archive Conflict",
+            AppError::Archive(A::Conflict { sop_instance_uid: "1.2".into(), stored_sha256: "a".into() }),
+        ),
         ("Archive UnknownStudy", AppError::Archive(A::UnknownStudy { study_uid: "1.2".into() })),
         ("Archive UnknownInstance", AppError::Archive(A::UnknownInstance { sop_instance_uid: "1.2".into() })),
         ("Archive CorruptBlob", AppError::Archive(A::CorruptBlob { sha256: "a".into(), found: "b".into() })),
+        ("Archive UnknownReport", AppError::Archive(A::UnknownReport { sop_instance_uid: "1.2".into() })),
+        (
+            "Archive ReportNotPending",
+            AppError::Archive(A::ReportNotPending { sop_instance_uid: "1.2".into(), state: ReportState::Sent }),
+        ),
         ("Archive BadSha256", AppError::Archive(A::BadSha256 { found: "x".into() })),
         ("Archive Corrupt", AppError::Archive(A::Corrupt { what: "w", found: "f".into() })),
         ("Worklist Busy", AppError::Worklist(W::Busy { operation: "o", source: backend() })),
@@ -76,7 +93,10 @@ fn every_error() -> Vec<(&'static str, AppError)> {
         ("Worklist Migration", AppError::Worklist(W::Migration { version: 2, source: backend() })),
         ("Worklist UnknownStudy", AppError::Worklist(W::UnknownStudy { study_uid: "1.2".into() })),
         ("Worklist UnknownTask", AppError::Worklist(W::UnknownTask { task_id: 1 })),
-        ("Worklist LeaseExpired", AppError::Worklist(W::LeaseExpired { task_id: 1, reader: "r".into(), expired_ms_ago: 1 })),
+        (
+            "Worklist LeaseExpired",
+            AppError::Worklist(W::LeaseExpired { task_id: 1, reader: "r".into(), expired_ms_ago: 1 }),
+        ),
         ("Worklist RequestIdReused", AppError::Worklist(W::RequestIdReused { request_id: "r".into(), task_id: 1 })),
         ("Worklist InvalidInput", AppError::Worklist(W::InvalidInput { field: "f", expected: "e", found: "x".into() })),
         ("Worklist Corrupt", AppError::Worklist(W::Corrupt { what: "w", found: "f".into() })),
@@ -117,6 +137,8 @@ fn every_core_error_has_its_dimse_status() {
         UnknownStudy                       0x0110 
         AuditUnavailable                   0x0110 audit log unavailable
         NotHolder                          0x0110 
+        UnknownReport                      0x0110 
+        Report                             0x0110 
         Archive Io                         0x0110 archive failure
         Archive Busy                       0xA700 archive busy; retry later
         Archive Backend                    0x0110 archive failure
@@ -125,6 +147,8 @@ fn every_core_error_has_its_dimse_status() {
         Archive UnknownStudy               0x0110 
         Archive UnknownInstance            0x0110 
         Archive CorruptBlob                0x0110 archive failure
+        Archive UnknownReport              0x0110 
+        Archive ReportNotPending           0x0110 
         Archive BadSha256                  0x0110 
         Archive Corrupt                    0x0110 archive failure
         Worklist Busy                      0xA700 worklist busy; retry later
@@ -139,7 +163,8 @@ fn every_core_error_has_its_dimse_status() {
         Worklist RequestIdReused           0x0110 
         Worklist InvalidInput              0x0110 
         Worklist Corrupt                   0x0110 
-    "#]].assert_eq(&table);
+    "#]]
+    .assert_eq(&table);
 }
 
 #[test]
@@ -160,7 +185,12 @@ fn command_sets_round_trip() {
             status: 0xC000,
             error_comment: Some("element (0010,0010) longer than the data set".into()),
         }),
-        Command::Other { command_field: 0x0020, message_id: Some(9), sop_class_uid: Some("1.2.3".into()), has_data_set: true },
+        Command::Other {
+            command_field: 0x0020,
+            message_id: Some(9),
+            sop_class_uid: Some("1.2.3".into()),
+            has_data_set: true,
+        },
     ];
     for command in commands {
         let bytes = command.encode().unwrap();
@@ -172,14 +202,25 @@ fn command_sets_round_trip() {
 #[test]
 fn an_unrecognised_request_is_answered_with_0x0211() {
     // C-FIND-RQ.
-    let find = Command::Other { command_field: 0x0020, message_id: Some(9), sop_class_uid: Some("1.2".into()), has_data_set: true };
+    let find = Command::Other {
+        command_field: 0x0020,
+        message_id: Some(9),
+        sop_class_uid: Some("1.2".into()),
+        has_data_set: true,
+    };
     let answer = Command::parse(&find.unrecognized_response().unwrap()).unwrap();
-    let expected = Command::Other { command_field: 0x8020, message_id: None, sop_class_uid: Some("1.2".into()), has_data_set: false };
+    let expected = Command::Other {
+        command_field: 0x8020,
+        message_id: None,
+        sop_class_uid: Some("1.2".into()),
+        has_data_set: false,
+    };
     assert_eq!(answer, expected);
     let raw = find.unrecognized_response().unwrap();
     assert!(raw.windows(8).any(|w| w == [0, 0, 0x00, 0x09, 2, 0, 0, 0]), "a Status element");
     assert!(raw.windows(2).any(|w| w == 0x0211u16.to_le_bytes()), "status 0x0211");
-    let response = Command::Other { command_field: 0x8020, message_id: Some(1), sop_class_uid: None, has_data_set: false };
+    let response =
+        Command::Other { command_field: 0x8020, message_id: Some(1), sop_class_uid: None, has_data_set: false };
     assert_eq!(response.unrecognized_response(), None, "a response is never answered");
 }
 
@@ -206,10 +247,17 @@ fn broken_command_sets_are_typed_errors() {
         good[..5].to_vec(),
         [&[8u8, 0, 0x16, 0, 2, 0, 0, 0, b'1', 0][..]].concat(),
         [&good[..], &[0, 0, 0x10, 0, 0xff, 0xff, 0xff, 0xff]].concat(),
-        Command::Other { command_field: 1, message_id: Some(1), sop_class_uid: None, has_data_set: true }.encode().unwrap(),
-        Command::Other { command_field: 1, message_id: Some(1), sop_class_uid: Some("1.2".into()), has_data_set: false }
+        Command::Other { command_field: 1, message_id: Some(1), sop_class_uid: None, has_data_set: true }
             .encode()
             .unwrap(),
+        Command::Other {
+            command_field: 1,
+            message_id: Some(1),
+            sop_class_uid: Some("1.2".into()),
+            has_data_set: false,
+        }
+        .encode()
+        .unwrap(),
     ]
     .iter()
     .map(|b| Command::parse(b).unwrap_err().to_string())
@@ -223,7 +271,8 @@ fn broken_command_sets_are_typed_errors() {
             "command set: missing AffectedSOPClassUID (0000,0002)",
             "command 0x0001: expected a data set, found CommandDataSetType 0x0101",
         ]
-    "#]].assert_debug_eq(&errors);
+    "#]]
+    .assert_debug_eq(&errors);
 }
 
 #[test]
@@ -263,13 +312,19 @@ fn reassembly_refuses_interleaving_and_counts_what_is_too_large() {
     let mut r = Reassembler::new(10);
     assert_eq!(r.push(pdv(true, 1, false, b"ab")).unwrap(), None);
     let err = r.push(pdv(false, 1, true, b"x")).unwrap_err().to_string();
-    assert_eq!(err, "P-DATA: a data fragment on presentation context 1 arrived while a command on context 1 was unfinished");
+    assert_eq!(
+        err,
+        "P-DATA: a data fragment on presentation context 1 arrived while a command on context 1 was unfinished"
+    );
     let mut r = Reassembler::new(10);
     assert_eq!(r.push(pdv(false, 1, false, b"0123456")).unwrap(), None);
     assert_eq!(r.push(pdv(false, 1, false, b"7890")).unwrap(), None);
     assert_eq!(r.buffered(), 0, "nothing kept once over the limit");
     assert_eq!(r.push(pdv(false, 1, true, b"x")).unwrap(), Some(Assembled::DataTooLarge { context_id: 1, size: 12 }));
-    assert_eq!(r.push(pdv(false, 1, true, b"ok")).unwrap(), Some(Assembled::Data { context_id: 1, bytes: b"ok".to_vec() }));
+    assert_eq!(
+        r.push(pdv(false, 1, true, b"ok")).unwrap(),
+        Some(Assembled::Data { context_id: 1, bytes: b"ok".to_vec() })
+    );
     let big = vec![0; MAX_COMMAND_BYTES + 1];
     assert!(r.push(pdv(true, 1, false, &big)).is_err(), "a command over the limit");
 }
@@ -295,7 +350,8 @@ fn networks_and_destinations_parse_or_say_why() {
             "invalid network \"::1/129\": expected a prefix length of 0–128",
             "invalid network \"10.0.0.0/\": expected a prefix length of 0–32",
         ]
-    "#]].assert_debug_eq(&errors);
+    "#]]
+    .assert_debug_eq(&errors);
 
     let d: Destination = "PACS@10.0.0.5:104".parse().unwrap();
     assert_eq!((d.ae_title.as_str(), d.host.as_str(), d.port), ("PACS", "10.0.0.5", 104));

@@ -1,17 +1,18 @@
 //! Our own peers against the SCP: the result-SR sender (`StoreScu`) with its failures typed,
 //! and a hand-driven association whose command set is split over two PDUs and whose data set
-//! over many small PDVs, plus an operation the SCP does not implement.
+//! over many small PDVs, a data set of another class than its command's, and an operation the
+//! SCP does not implement.
 
 use std::time::Duration;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::InMemDicomObject;
-use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+use dicom_object::meta::FileMetaTableBuilder;
 use dicom_ul::ClientAssociationOptions;
+use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 use granska_app::{ResultSender, SendError};
-use granska_dimse::protocol::{Assembled, Command, Reassembler};
+use granska_dimse::protocol::{Assembled, Command, Reassembler, fragment};
 use granska_dimse::{Destination, StoreScu};
 
 use crate::support::{Scp, exam, exam_files, scp_options};
@@ -133,8 +134,43 @@ async fn a_command_split_over_two_pdus_and_data_over_many_pdvs_is_reassembled() 
     let Command::StoreRsp(rsp) = exchange(&mut assoc, pdus).await else { panic!("expected a C-STORE-RSP") };
     assert_eq!((rsp.message_id_responded, rsp.status, rsp.sop_instance_uid.as_str()), (41, 0, instance.as_str()));
 
+    // The data set says Digital X-Ray (same length as the MG UID), the command MG: 0xA900.
+    let dx = b"1.2.840.10008.5.1.4.1.1.1.1";
+    let mut mismatch = data_set.to_vec();
+    let at = mismatch.windows(mg.len()).position(|w| w == mg.as_bytes()).unwrap();
+    mismatch[at..at + dx.len()].copy_from_slice(dx);
+    let command =
+        Command::StoreRq { message_id: 44, sop_class_uid: mg.into(), sop_instance_uid: "1.2.3.4".into(), priority: 0 };
+    let mut pdus = vec![Pdu::PData { data: vec![pdv(true, context, true, &command.encode().unwrap())] }];
+    pdus.extend(fragment(context, false, &mismatch, assoc.acceptor_max_pdu_length()));
+    let Command::StoreRsp(rsp) = exchange(&mut assoc, pdus).await else { panic!("expected a C-STORE-RSP") };
+    assert_eq!(
+        (rsp.status, rsp.error_comment.as_deref()),
+        (0xA900, Some("SOPClassUID differs from AffectedSOPClassUID"))
+    );
+
+    // Unparsable: PatientName declares 65520 bytes where 21 follow. 0xC000 says what is wrong.
+    let mut garbage = data_set[..at + mg.len() + 1].to_vec();
+    garbage.extend_from_slice(b"\x10\x00\x10\x00PN\xf0\xffnot a data set at all");
+    let command =
+        Command::StoreRq { message_id: 45, sop_class_uid: mg.into(), sop_instance_uid: "1.2.3.5".into(), priority: 0 };
+    let pdus = vec![
+        Pdu::PData { data: vec![pdv(true, context, true, &command.encode().unwrap())] },
+        Pdu::PData { data: vec![pdv(false, context, true, &garbage)] },
+    ];
+    let Command::StoreRsp(rsp) = exchange(&mut assoc, pdus).await else { panic!("expected a C-STORE-RSP") };
+    assert_eq!(
+        (rsp.status, rsp.error_comment.as_deref()),
+        (0xC000, Some("element (0010,0010) longer than the data set"))
+    );
+
     // C-FIND-RQ: not implemented here, answered 0x0211 once its data set has been read.
-    let find = Command::Other { command_field: 0x0020, message_id: Some(42), sop_class_uid: Some(mg.into()), has_data_set: true };
+    let find = Command::Other {
+        command_field: 0x0020,
+        message_id: Some(42),
+        sop_class_uid: Some(mg.into()),
+        has_data_set: true,
+    };
     let pdus = vec![
         Pdu::PData { data: vec![pdv(true, context, true, &find.encode().unwrap())] },
         Pdu::PData { data: vec![pdv(false, context, true, b"\x08\x00\x52\x00\x06\x00STUDY ")] },

@@ -116,6 +116,16 @@ impl Scp {
             .unwrap_or(0)
     }
 
+    /// Waits (up to 20 s) for a metric to reach `expected`, then checks it is exactly that: an
+    /// association is counted just after its last answer, when the peer may already be gone.
+    pub async fn wait_metric(&self, line_prefix: &str, expected: u64) {
+        let started = Instant::now();
+        while self.metric(line_prefix) < expected && started.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(self.metric(line_prefix), expected, "{line_prefix}");
+    }
+
     /// Waits (up to 60 s) until the study is routed.
     pub async fn wait_routed(&self, study_uid: &str) -> StudyView {
         let uid = Uid::parse(study_uid).unwrap();
@@ -151,7 +161,7 @@ pub fn admin() -> Caller {
     Caller { principal: "root".into(), role: Role::Admin, edge: Edge::Grpc }
 }
 
-/// SCP options for tests: AE `GRANSKA`, 1 s idle timeout unless changed.
+/// SCP options for tests: AE `GRANSKA`, a 5 s idle timeout unless changed.
 pub fn scp_options() -> ScpOptions {
     ScpOptions { idle_timeout: Duration::from_secs(5), ..ScpOptions::new("GRANSKA") }
 }
@@ -184,12 +194,33 @@ pub fn write_files(dir: &Path, files: &[Vec<u8>]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The dcmtk program `name` on PATH: the first whose `--version` says dcmtk (pynetdicom's venv
+/// also has an `echoscu` and a `storescu`, with other options).
+pub fn dcmtk_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .filter(|candidate| candidate.is_file())
+        .find(|candidate| {
+            std::process::Command::new(candidate)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("dcmtk"))
+        })
+        .unwrap_or_else(|| {
+            panic!("dcmtk's {name} is not on PATH: apt-get install dcmtk (scripts/setup.sh --test does)")
+        })
+}
+
 /// Runs a dcmtk tool (off the async threads); `(success, stdout + stderr)`.
 pub async fn dcmtk(tool: &str, args: Vec<String>) -> (bool, String) {
-    let tool = tool.to_owned();
+    let tool = dcmtk_tool(tool);
     tokio::task::spawn_blocking(move || {
         let output = std::process::Command::new(&tool).args(&args).output().unwrap_or_else(|e| {
-            panic!("cannot run {tool} ({e}): install dcmtk (`source scripts/setup.sh --test` puts it on PATH)")
+            panic!(
+                "cannot run {} ({e}): install dcmtk (`source scripts/setup.sh --test` puts it on PATH)",
+                tool.display()
+            )
         });
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         (output.status.success(), text)
@@ -213,6 +244,10 @@ pub fn python() -> PathBuf {
     let python = std::env::var_os("GRANSKA_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
-    assert!(python.exists(), "{} missing: run `source scripts/setup.sh --test` (it installs pynetdicom)", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run `source scripts/setup.sh --test` (it installs pynetdicom)",
+        python.display()
+    );
     python
 }
