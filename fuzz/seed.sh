@@ -7,7 +7,8 @@
 #   in every transfer syntax Granska reads, re-encoded with dcmtk and pylibjpeg-openjpeg, plus
 #   small files from pydicom's bundled test data (odd encodings, sequences, missing meta);
 # - config, policy, model_toml: the shipped policies and model card, and config snippets;
-# - upload: hand-made chunk streams in the target's encoding (see fuzz_targets/upload.rs).
+# - upload: hand-made chunk streams in the target's encoding (see fuzz_targets/upload.rs);
+# - dimse: granska-dimse's fuzz regressions (P-DATA streams of C-STORE messages).
 #
 # Seeds are generated, never committed (fuzz/corpus is ignored). Needs dcmtk and the venv of
 # scripts/setup.sh --test; the granska binary is $GRANSKA_BIN, else target/{release,debug}/granska,
@@ -18,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CORPUS="$ROOT/fuzz/corpus"
 PYTHON="${GRANSKA_PYTHON:-$ROOT/.venv/bin/python}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(dicom upload config policy model_toml)
+[[ ${#targets[@]} -gt 0 ]] || targets=(dicom upload config policy model_toml dimse)
 
 say() { printf '[seed] %s\n' "$*" >&2; }
 
@@ -92,6 +93,14 @@ seed_upload() {
     printf '\x0b\x00' >"$out/empty-ref"
     printf '\x0d\x01q' >"$out/long-ref"
     printf '\x00\x05abcde\x00\x05fghij' >"$out/unfinished"
+}
+
+seed_dimse() {
+    local out="$CORPUS/dimse" f
+    mkdir -p "$out"
+    for f in "$ROOT"/crates/granska-dimse/tests/fuzz-regressions/dimse/*; do
+        [[ "$(basename "$f")" == README.md ]] || cp "$f" "$out/"
+    done
 }
 
 seed_config() {
@@ -178,7 +187,7 @@ seed_model_toml() {
 
 for t in "${targets[@]}"; do
     case "$t" in
-        dicom | upload | config | policy | model_toml) "seed_$t"; say "$t: $(find "$CORPUS/$t" -type f | wc -l) seeds" ;;
-        *) say "unknown target $t (dicom, upload, config, policy, model_toml)"; exit 1 ;;
+        dicom | upload | config | policy | model_toml | dimse) "seed_$t"; say "$t: $(find "$CORPUS/$t" -type f | wc -l) seeds" ;;
+        *) say "unknown target $t (dicom, upload, config, policy, model_toml, dimse)"; exit 1 ;;
     esac
 done

@@ -9,13 +9,13 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_object::meta::FileMetaTable;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::association::Error as UlError;
 use dicom_ul::pdu::PresentationContextResultReason;
 use dicom_ul::{ClientAssociationOptions, Pdu};
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use granska_app::{ResultSender, SendError};
 
 use crate::error::{DestinationError, check_ae_title};
@@ -43,7 +43,8 @@ impl FromStr for Destination {
         let format = || DestinationError::Format { input: input.to_owned() };
         let (ae, address) = input.trim().rsplit_once('@').ok_or_else(format)?;
         check_ae_title(ae).map_err(|message| DestinationError::AeTitle { input: input.to_owned(), message })?;
-        let (host, port) = address.rsplit_once(':').ok_or_else(|| DestinationError::Port { input: input.to_owned() })?;
+        let (host, port) =
+            address.rsplit_once(':').ok_or_else(|| DestinationError::Port { input: input.to_owned() })?;
         let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
         if host.is_empty() || host.contains(['@', '/', ' ']) {
             return Err(format());
@@ -165,7 +166,9 @@ impl StoreScu {
             let pdu = assoc.receive().await.map_err(|e| self.protocol(format!("waiting for the C-STORE-RSP: {e}")))?;
             let values = match pdu {
                 Pdu::PData { data } => data,
-                Pdu::AbortRQ { source } => return Err(self.protocol(format!("the peer aborted the association ({source:?})"))),
+                Pdu::AbortRQ { source } => {
+                    return Err(self.protocol(format!("the peer aborted the association ({source:?})")));
+                }
                 other => return Err(self.protocol(format!("expected a C-STORE-RSP, found {other:?}"))),
             };
             for value in values {
@@ -178,7 +181,10 @@ impl StoreScu {
                             }
                             return Ok(rsp.status);
                         }
-                        Ok(other) => return Err(self.protocol(format!("expected a C-STORE-RSP to message {message_id}, found {other:?}"))),
+                        Ok(other) => {
+                            return Err(self
+                                .protocol(format!("expected a C-STORE-RSP to message {message_id}, found {other:?}")));
+                        }
                         Err(e) => return Err(self.protocol(e.to_string())),
                     },
                     Some(Assembled::Data { .. } | Assembled::DataTooLarge { .. }) => {
@@ -192,9 +198,10 @@ impl StoreScu {
     fn establish_error(&self, e: UlError) -> SendError {
         let destination = self.label.clone();
         match e {
-            UlError::Rejected { association_rj, .. } => {
-                SendError::Rejected { destination, reason: format!("{:?}: {}", association_rj.result, association_rj.source) }
-            }
+            UlError::Rejected { association_rj, .. } => SendError::Rejected {
+                destination,
+                reason: format!("{:?}: {}", association_rj.result, association_rj.source),
+            },
             UlError::NoAcceptedPresentationContexts { .. } => {
                 SendError::Rejected { destination, reason: "no presentation context accepted".into() }
             }
@@ -222,7 +229,8 @@ fn convert(data_set: &[u8], from: &str, to: &str) -> Result<Vec<u8>, String> {
     let registry = TransferSyntaxRegistry;
     let from_ts = registry.get(from).ok_or_else(|| format!("unknown transfer syntax {from}"))?;
     let to_ts = registry.get(to).ok_or_else(|| format!("unknown transfer syntax {to}"))?;
-    let obj = InMemDicomObject::read_dataset_with_ts(data_set, from_ts).map_err(|e| format!("reading the report: {e}"))?;
+    let obj =
+        InMemDicomObject::read_dataset_with_ts(data_set, from_ts).map_err(|e| format!("reading the report: {e}"))?;
     let mut out = Vec::new();
     obj.write_dataset_with_ts(&mut out, to_ts).map_err(|e| format!("re-encoding the report as {to}: {e}"))?;
     Ok(out)

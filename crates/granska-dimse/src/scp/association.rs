@@ -156,7 +156,11 @@ fn is_timeout(e: &dicom_ul::association::Error) -> bool {
 
 impl Session<'_> {
     /// The message loop: `(outcome, whether to send A-ABORT, why it ended unusually)`.
-    async fn serve(&mut self, assoc: &mut Assoc, mut stopping: watch::Receiver<bool>) -> (Outcome, bool, Option<String>) {
+    async fn serve(
+        &mut self,
+        assoc: &mut Assoc,
+        mut stopping: watch::Receiver<bool>,
+    ) -> (Outcome, bool, Option<String>) {
         let mut reassembler = Reassembler::new(self.shared.options.max_instance_bytes);
         let mut pending: Option<(Command, u8)> = None;
         loop {
@@ -189,15 +193,19 @@ impl Session<'_> {
             for value in values {
                 let result = match reassembler.push(value) {
                     Ok(None) => Ok(()),
-                    Ok(Some(Assembled::Command { context_id, bytes })) => match (pending.take(), Command::parse(&bytes)) {
-                        (Some((open, _)), _) => Err(format!("a command arrived while the data set of {open:?} was expected")),
-                        (None, Err(e)) => Err(e.to_string()),
-                        (None, Ok(command)) if command.has_data_set() => {
-                            pending = Some((command, context_id));
-                            Ok(())
+                    Ok(Some(Assembled::Command { context_id, bytes })) => {
+                        match (pending.take(), Command::parse(&bytes)) {
+                            (Some((open, _)), _) => {
+                                Err(format!("a command arrived while the data set of {open:?} was expected"))
+                            }
+                            (None, Err(e)) => Err(e.to_string()),
+                            (None, Ok(command)) if command.has_data_set() => {
+                                pending = Some((command, context_id));
+                                Ok(())
+                            }
+                            (None, Ok(command)) => self.answer(assoc, context_id, command, None).await,
                         }
-                        (None, Ok(command)) => self.answer(assoc, context_id, command, None).await,
-                    },
+                    }
                     Ok(Some(Assembled::Data { context_id, bytes })) => {
                         self.data(assoc, &mut pending, context_id, DataSet::Bytes(bytes)).await
                     }
@@ -228,14 +236,23 @@ impl Session<'_> {
     }
 
     /// Answers one whole message.
-    async fn answer(&mut self, assoc: &mut Assoc, context_id: u8, command: Command, data: Option<DataSet>) -> Result<(), String> {
+    async fn answer(
+        &mut self,
+        assoc: &mut Assoc,
+        context_id: u8,
+        command: Command,
+        data: Option<DataSet>,
+    ) -> Result<(), String> {
         let response = match command {
             Command::EchoRq { message_id, sop_class_uid } => {
                 Command::EchoRsp { message_id_responded: message_id, sop_class_uid, status: status::SUCCESS }.encode()
             }
             Command::StoreRq { message_id, sop_class_uid, sop_instance_uid, .. } => {
                 let Some(DataSet::Bytes(bytes)) = data else {
-                    let size = match data { Some(DataSet::TooLarge(size)) => size, _ => 0 };
+                    let size = match data {
+                        Some(DataSet::TooLarge(size)) => size,
+                        _ => 0,
+                    };
                     let rsp = self.too_large(message_id, sop_class_uid, sop_instance_uid, size).await;
                     return send(assoc, context_id, &Command::StoreRsp(rsp)).await;
                 };
@@ -278,14 +295,9 @@ impl Session<'_> {
         sop_instance_uid: String,
         bytes: Vec<u8>,
     ) -> StoreRsp {
-        let (status, comment) = self.store_status(assoc, context_id, message_id, &sop_class_uid, &sop_instance_uid, bytes).await;
-        StoreRsp {
-            message_id_responded: message_id,
-            sop_class_uid,
-            sop_instance_uid,
-            status,
-            error_comment: comment,
-        }
+        let (status, comment) =
+            self.store_status(assoc, context_id, message_id, &sop_class_uid, &sop_instance_uid, bytes).await;
+        StoreRsp { message_id_responded: message_id, sop_class_uid, sop_instance_uid, status, error_comment: comment }
     }
 
     async fn store_status(

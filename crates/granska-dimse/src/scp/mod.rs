@@ -160,7 +160,7 @@ pub async fn serve(
         options,
     });
     let local = listener.local_addr().map_err(DimseError::Listener)?;
-    tracing::info!(address = %local, ae_title = %shared.options.ae_title, "DICOM SCP listening");
+    tracing::debug!(address = %local, ae_title = %shared.options.ae_title, "DICOM SCP listening");
     let (stop, stopping) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
