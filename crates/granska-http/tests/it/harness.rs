@@ -56,6 +56,11 @@ pub fn roomy() -> HttpOptions {
 }
 
 pub async fn start(options: HttpOptions) -> Server {
+    start_with(options, 0).await
+}
+
+/// With the core refusing ingest while the data disk has less than `min_free_bytes` free.
+pub async fn start_with(options: HttpOptions, min_free_bytes: u64) -> Server {
     let data = tempfile::tempdir().unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let model = Model::load(root.join(granska_model::SHIPPED_MODEL)).unwrap();
@@ -78,7 +83,7 @@ pub async fn start(options: HttpOptions) -> Server {
             timeout: Duration::from_secs(60),
             workers: 1,
             queue: 8,
-            min_free_bytes: 0,
+            min_free_bytes,
             max_instance_bytes: 64 << 20,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(100),

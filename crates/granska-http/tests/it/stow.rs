@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::harness::{
     ADMIN, BOUNDARY, MG_FOR_PRESENTATION, PACS, RADIOLOGIST, STOW_TYPE, admin, body, chunked, exam, post, raw, roomy,
-    start,
+    start, start_with,
 };
 
 const STUDIES: &str = "/dicomweb/studies";
@@ -269,6 +269,20 @@ async fn a_part_over_the_instance_cap_fails_with_a700() {
     let reply = post(server.addr, STUDIES, Some(PACS), Some(STOW_TYPE), body(&dicom_parts(&views))).await;
     assert_eq!(reply.status, 413, "{}", reply.text());
     assert_eq!(failed(&reply.json()), vec![(String::new(), String::new(), OUT_OF_RESOURCES)]);
+    assert_eq!(stored_count(&server, &study), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_503_with_retry_after() {
+    // No disk has this much free: the core refuses every instance as out of resources.
+    let server = start_with(roomy(), u64::MAX).await;
+    let (study, views) = exam(22);
+    let reply = post(server.addr, STUDIES, Some(PACS), Some(STOW_TYPE), body(&dicom_parts(&views[..2]))).await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.header("retry-after"), Some("60"));
+    let expected: Vec<_> =
+        views[..2].iter().map(|v| (MG_FOR_PRESENTATION.to_owned(), sop_instance_uid(v), OUT_OF_RESOURCES)).collect();
+    assert_eq!(failed(&reply.json()), expected);
     assert_eq!(stored_count(&server, &study), 0);
 }
 
