@@ -41,7 +41,7 @@ use granska_dicom::{DicomFile, Uid};
 use serde_json::{Value, json};
 
 use crate::error::{FailureReason, failure_reason, status};
-use crate::{Edge, HttpOptions, auth};
+use crate::{HttpOptions, Shared, auth};
 
 /// The media type of every part, and of the request's `type` parameter.
 const DICOM: &str = "application/dicom";
@@ -51,7 +51,7 @@ const DICOM_JSON: &str = "application/dicom+json";
 const RETRY_AFTER_S: u64 = 60;
 
 /// The STOW-RS routes; axum's 2 MB body limit is off here: [`HttpOptions`] bounds the body.
-pub(crate) fn routes(edge: Arc<Edge>) -> Router {
+pub(crate) fn routes(edge: Arc<Shared>) -> Router {
     Router::new()
         .route("/dicomweb/studies", post(store_any_study))
         .route("/dicomweb/studies/{study}", post(store_in_study))
@@ -316,12 +316,12 @@ async fn next_part(multipart: &mut multer::Multipart<'static>, part: usize) -> R
     Ok(Some(Part { dicom, bytes }))
 }
 
-async fn store_any_study(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Body) -> Response {
+async fn store_any_study(State(edge): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     store(edge, None, headers, body).await
 }
 
 async fn store_in_study(
-    State(edge): State<Arc<Edge>>,
+    State(edge): State<Arc<Shared>>,
     Path(study): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -354,7 +354,7 @@ struct Tally {
 
 /// Handles one STOW-RS request and logs it (no patient data: principal, counts, status,
 /// bytes, duration).
-async fn store(edge: Arc<Edge>, study: Option<String>, headers: HeaderMap, body: Body) -> Response {
+async fn store(edge: Arc<Shared>, study: Option<String>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let received = Arc::new(AtomicU64::new(0));
     let mut tally = Tally::default();
@@ -372,7 +372,7 @@ async fn store(edge: Arc<Edge>, study: Option<String>, headers: HeaderMap, body:
 }
 
 async fn stow(
-    edge: &Edge,
+    edge: &Shared,
     study: Option<String>,
     headers: &HeaderMap,
     body: Body,
@@ -479,7 +479,7 @@ enum PartError {
 
 /// Checks one part (media type, study) and stores it through the core.
 async fn store_part(
-    edge: &Edge,
+    edge: &Shared,
     caller: &Caller,
     study: Option<&Uid>,
     index: usize,
@@ -533,7 +533,7 @@ async fn store_part(
 
 /// Counts and audits a part this edge refused before ingest; if that cannot be audited, the
 /// audit failure is what the part reports.
-async fn refused(edge: &Edge, caller: &Caller, reason: &'static str, failure: Failed) -> Failed {
+async fn refused(edge: &Shared, caller: &Caller, reason: &'static str, failure: Failed) -> Failed {
     match edge.app.refused_upload(caller, reason).await {
         Ok(()) => failure,
         Err(e) => Failed { reason: failure_reason(&e), status: status(&e), ..failure },
