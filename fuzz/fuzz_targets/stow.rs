@@ -2,9 +2,9 @@
 //! `Content-Type`, the rest its body. `stow::parse_content_type`, `stow::split_body` (the
 //! multipart parser the handler streams through, under its per-part and whole-body limits) and
 //! `stow::meta_uids` on every part must return results or errors, never panic or hang; an
-//! accepted boundary is 1–70 characters; no part is over the per-part limit, and all of them
-//! together are not over the body's; a UID read from a meta group is digits and dots, at most
-//! 64 of them. When the header is refused, the body is still parsed with the boundary `b`.
+//! accepted boundary is 1 to `stow::MAX_BOUNDARY` characters; no part is over the per-part
+//! limit, and all of them together are not over the body's; a UID read from a meta group is
+//! digits and dots, at most 64 of them. When the header is refused, the body is still parsed with the boundary `b`.
 #![no_main]
 
 use granska_http::HttpOptions;
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let boundary = match stow::parse_content_type(&String::from_utf8_lossy(head)) {
         Ok(boundary) => {
             let n = boundary.chars().count();
-            assert!((1..=70).contains(&n), "accepted a boundary of {n} characters");
+            assert!((1..=stow::MAX_BOUNDARY).contains(&n), "accepted a boundary of {n} characters");
             boundary
         }
         Err(_) => "b".to_owned(),

@@ -47,6 +47,9 @@ use crate::{HttpOptions, Shared, auth};
 const DICOM: &str = "application/dicom";
 /// The response's media type.
 const DICOM_JSON: &str = "application/dicom+json";
+/// The longest boundary accepted. RFC 2046 §5.1.1 allows 70 characters, but Orthanc's
+/// DICOMweb plugin sends 73: be liberal, the parser takes any length.
+pub const MAX_BOUNDARY: usize = 256;
 /// What a 503 asks the sender to wait before re-sending.
 const RETRY_AFTER_S: u64 = 60;
 
@@ -83,8 +86,8 @@ pub enum ContentTypeError {
         /// The type sent; empty when there was none.
         found: String,
     },
-    /// No `boundary` parameter, or one that is empty or over 70 characters (RFC 2046 §5.1.1).
-    #[error("expected a boundary parameter of 1 to 70 characters, found {found} characters")]
+    /// No `boundary` parameter, or one that is empty or over [`MAX_BOUNDARY`] characters.
+    #[error("expected a boundary parameter of 1 to 256 characters, found {found} characters")]
     BadBoundary {
         /// Its length; 0 when there was none.
         found: usize,
@@ -144,7 +147,8 @@ pub struct Part {
 
 /// The boundary of a STOW-RS request's `Content-Type`: the media type must be
 /// `multipart/related` with the parameter `type` `application/dicom` (names and values
-/// compared case-insensitively, values quoted or not) and a `boundary` of 1–70 characters.
+/// compared case-insensitively, values quoted or not) and a `boundary` of 1 to
+/// [`MAX_BOUNDARY`] characters.
 pub fn parse_content_type(value: &str) -> Result<String, ContentTypeError> {
     let (media, rest) = value.split_once(';').unwrap_or((value, ""));
     if !media.trim().eq_ignore_ascii_case("multipart/related") {
@@ -157,7 +161,7 @@ pub fn parse_content_type(value: &str) -> Result<String, ContentTypeError> {
         return Err(ContentTypeError::WrongType { found: clip(kind) });
     }
     let boundary = get("boundary").unwrap_or("");
-    if boundary.is_empty() || boundary.chars().count() > 70 {
+    if boundary.is_empty() || boundary.chars().count() > MAX_BOUNDARY {
         return Err(ContentTypeError::BadBoundary { found: boundary.chars().count() });
     }
     Ok(boundary.to_owned())
@@ -396,7 +400,10 @@ async fn stow(
     let content_type = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
     let boundary = match content_type.as_deref().map(parse_content_type) {
         Some(Ok(boundary)) => boundary,
-        Some(Err(e)) => return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e.to_string()),
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "stow-rs content type refused");
+            return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e.to_string());
+        }
         None => return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &ContentTypeError::Missing.to_string()),
     };
     let limit = edge.options.max_request_bytes;
@@ -638,7 +645,7 @@ mod tests {
             ),
             (
                 "multipart/related; type=application/dicom",
-                "expected a boundary parameter of 1 to 70 characters, found 0 characters",
+                "expected a boundary parameter of 1 to 256 characters, found 0 characters",
             ),
             (
                 "multipart/related; type=application/dicom; boundary=\"abc",
@@ -649,8 +656,11 @@ mod tests {
         for (value, message) in cases {
             assert_eq!(parse_content_type(value).unwrap_err().to_string(), message, "{value}");
         }
-        let long = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(71));
-        assert_eq!(parse_content_type(&long), Err(ContentTypeError::BadBoundary { found: 71 }));
+        // Orthanc's 73 characters pass; RFC 2046's 70 is not enforced.
+        let orthanc = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(73));
+        assert_eq!(parse_content_type(&orthanc).map(|b| b.len()), Ok(73));
+        let long = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(257));
+        assert_eq!(parse_content_type(&long), Err(ContentTypeError::BadBoundary { found: 257 }));
     }
 
     #[test]

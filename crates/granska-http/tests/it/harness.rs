@@ -61,6 +61,11 @@ pub async fn start(options: HttpOptions) -> Server {
 
 /// With the core refusing ingest while the data disk has less than `min_free_bytes` free.
 pub async fn start_with(options: HttpOptions, min_free_bytes: u64) -> Server {
+    // The edge's log lines, shown with a failing test's output (RUST_LOG=granska_http=debug).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let data = tempfile::tempdir().unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let model = Model::load(root.join(granska_model::SHIPPED_MODEL)).unwrap();

@@ -3,4 +3,5 @@
 
 mod fuzz_regressions;
 mod harness;
+mod orthanc;
 mod stow;
