@@ -9,6 +9,7 @@
 # - config, policy, model_toml: the shipped policies and model card, and config snippets;
 # - upload: hand-made chunk streams in the target's encoding (see fuzz_targets/upload.rs);
 # - dimse: granska-dimse's fuzz regressions (P-DATA streams of C-STORE messages).
+# - stow: hand-made STOW-RS requests (a Content-Type line, then a multipart body).
 #
 # Seeds are generated, never committed (fuzz/corpus is ignored). Needs dcmtk and the venv of
 # scripts/setup.sh --test; the granska binary is $GRANSKA_BIN, else target/{release,debug}/granska,
@@ -19,7 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CORPUS="$ROOT/fuzz/corpus"
 PYTHON="${GRANSKA_PYTHON:-$ROOT/.venv/bin/python}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(dicom upload config policy model_toml dimse)
+[[ ${#targets[@]} -gt 0 ]] || targets=(dicom upload config policy model_toml dimse stow)
 
 say() { printf '[seed] %s\n' "$*" >&2; }
 
@@ -101,6 +102,19 @@ seed_dimse() {
     for f in "$ROOT"/crates/granska-dimse/tests/fuzz-regressions/dimse/*; do
         [[ "$(basename "$f")" == README.md ]] || cp "$f" "$out/"
     done
+}
+
+seed_stow() {
+    local out="$CORPUS/stow"
+    mkdir -p "$out"
+    # First line: the request's Content-Type; the rest: its body (see fuzz_targets/stow.rs).
+    local ct='multipart/related; type="application/dicom"; boundary=b'
+    local meta='DICM\x02\x00\x02\x00UI\x1c\x001.2.840.10008.5.1.4.1.1.1.2\x00\x02\x00\x03\x00UI\x08\x001.2.3.4\x00'
+    printf "%s\n--b\r\nContent-Type: application/dicom\r\n\r\n$meta\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n" "$ct" >"$out/two-parts"
+    printf 'Multipart/Related;TYPE=Application/DICOM;Boundary="q;\\"b"\n--q;"b\r\nContent-Type: application/dicom\r\n\r\nabc\r\n--q;"b--\r\n' >"$out/quoted-boundary"
+    printf '%s\npreamble\r\n--b\r\nContent-Type: application/dicom\r\nContent-Length: 3\r\n\r\nabc\r\n--b--\r\nepilogue' "$ct" >"$out/preamble-epilogue"
+    printf '%s\n--b\r\nContent-Type: application/dicom\r\n\r\nunterminated' "$ct" >"$out/unterminated"
+    printf 'multipart/related; type="application/dicom"; boundary="unclosed\n--b--\r\n' >"$out/unclosed-quote"
 }
 
 seed_config() {
@@ -187,7 +201,7 @@ seed_model_toml() {
 
 for t in "${targets[@]}"; do
     case "$t" in
-        dicom | upload | config | policy | model_toml | dimse) "seed_$t"; say "$t: $(find "$CORPUS/$t" -type f | wc -l) seeds" ;;
-        *) say "unknown target $t (dicom, upload, config, policy, model_toml, dimse)"; exit 1 ;;
+        dicom | upload | config | policy | model_toml | dimse | stow) "seed_$t"; say "$t: $(find "$CORPUS/$t" -type f | wc -l) seeds" ;;
+        *) say "unknown target $t (dicom, upload, config, policy, model_toml, dimse, stow)"; exit 1 ;;
     esac
 done

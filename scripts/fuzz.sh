@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing of one target in fuzz/ (cargo-fuzz, libFuzzer, AddressSanitizer):
 #
 #   scripts/fuzz.sh TARGET SECONDS [LIBFUZZER_ARG...]
-#   TARGET: dicom | upload | config | policy | model_toml   (see fuzz/fuzz_targets/*.rs)
+#   TARGET: dicom | upload | config | policy | model_toml | dimse | stow   (see fuzz/fuzz_targets/*.rs)
 #
 # Installs cargo-fuzz from crates.io when missing (it needs a nightly toolchain), seeds
 # fuzz/corpus/TARGET with fuzz/seed.sh when it is empty, fuzzes for SECONDS on one core, and

@@ -38,7 +38,7 @@ pub struct HttpOptions {
 }
 
 /// What every route's handler needs: the core, the token check and the limits.
-pub(crate) struct Edge {
+pub(crate) struct Shared {
     pub(crate) app: Arc<App>,
     pub(crate) auth: Arc<dyn Authenticate>,
     pub(crate) options: HttpOptions,
@@ -47,7 +47,7 @@ pub(crate) struct Edge {
 /// The HTTP edge's routes: `POST /dicomweb/studies` and `POST /dicomweb/studies/{study}`
 /// (STOW-RS). Each route module adds its own routes here.
 pub fn router(app: Arc<App>, auth: Arc<dyn Authenticate>, options: HttpOptions) -> axum::Router {
-    let edge = Arc::new(Edge { app, auth, options });
+    let edge = Arc::new(Shared { app, auth, options });
     axum::Router::new().merge(stow::routes(edge))
 }
 

@@ -41,17 +41,20 @@ use granska_dicom::{DicomFile, Uid};
 use serde_json::{Value, json};
 
 use crate::error::{FailureReason, failure_reason, status};
-use crate::{Edge, HttpOptions, auth};
+use crate::{HttpOptions, Shared, auth};
 
 /// The media type of every part, and of the request's `type` parameter.
 const DICOM: &str = "application/dicom";
 /// The response's media type.
 const DICOM_JSON: &str = "application/dicom+json";
+/// The longest boundary accepted. RFC 2046 §5.1.1 allows 70 characters, but Orthanc's
+/// DICOMweb plugin sends 73: be liberal, the parser takes any length.
+pub const MAX_BOUNDARY: usize = 256;
 /// What a 503 asks the sender to wait before re-sending.
 const RETRY_AFTER_S: u64 = 60;
 
 /// The STOW-RS routes; axum's 2 MB body limit is off here: [`HttpOptions`] bounds the body.
-pub(crate) fn routes(edge: Arc<Edge>) -> Router {
+pub(crate) fn routes(edge: Arc<Shared>) -> Router {
     Router::new()
         .route("/dicomweb/studies", post(store_any_study))
         .route("/dicomweb/studies/{study}", post(store_in_study))
@@ -84,7 +87,7 @@ pub enum ContentTypeError {
         found: String,
     },
     /// No `boundary` parameter, or one that is empty or over [`MAX_BOUNDARY`] characters.
-    #[error("expected a boundary parameter of 1 to 200 characters, found {found} characters")]
+    #[error("expected a boundary parameter of 1 to 256 characters, found {found} characters")]
     BadBoundary {
         /// Its length; 0 when there was none.
         found: usize,
@@ -142,15 +145,10 @@ pub struct Part {
     pub bytes: Bytes,
 }
 
-/// The longest boundary accepted. RFC 2046 §5.1.1 allows 70 characters, but real senders
-/// exceed it: Orthanc 1.10's DICOMweb plugin (Debian 12) sends 73 (two UUIDs joined by `-`),
-/// and refusing it would fail every STOW job of such a PACS.
-pub const MAX_BOUNDARY: usize = 200;
-
 /// The boundary of a STOW-RS request's `Content-Type`: the media type must be
 /// `multipart/related` with the parameter `type` `application/dicom` (names and values
-/// compared case-insensitively, values quoted or not) and a `boundary` of 1–[`MAX_BOUNDARY`]
-/// characters.
+/// compared case-insensitively, values quoted or not) and a `boundary` of 1 to
+/// [`MAX_BOUNDARY`] characters.
 pub fn parse_content_type(value: &str) -> Result<String, ContentTypeError> {
     let (media, rest) = value.split_once(';').unwrap_or((value, ""));
     if !media.trim().eq_ignore_ascii_case("multipart/related") {
@@ -322,12 +320,12 @@ async fn next_part(multipart: &mut multer::Multipart<'static>, part: usize) -> R
     Ok(Some(Part { dicom, bytes }))
 }
 
-async fn store_any_study(State(edge): State<Arc<Edge>>, headers: HeaderMap, body: Body) -> Response {
+async fn store_any_study(State(edge): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     store(edge, None, headers, body).await
 }
 
 async fn store_in_study(
-    State(edge): State<Arc<Edge>>,
+    State(edge): State<Arc<Shared>>,
     Path(study): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -360,7 +358,7 @@ struct Tally {
 
 /// Handles one STOW-RS request and logs it (no patient data: principal, counts, status,
 /// bytes, duration).
-async fn store(edge: Arc<Edge>, study: Option<String>, headers: HeaderMap, body: Body) -> Response {
+async fn store(edge: Arc<Shared>, study: Option<String>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let received = Arc::new(AtomicU64::new(0));
     let mut tally = Tally::default();
@@ -378,7 +376,7 @@ async fn store(edge: Arc<Edge>, study: Option<String>, headers: HeaderMap, body:
 }
 
 async fn stow(
-    edge: &Edge,
+    edge: &Shared,
     study: Option<String>,
     headers: &HeaderMap,
     body: Body,
@@ -402,7 +400,10 @@ async fn stow(
     let content_type = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
     let boundary = match content_type.as_deref().map(parse_content_type) {
         Some(Ok(boundary)) => boundary,
-        Some(Err(e)) => return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e.to_string()),
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "stow-rs content type refused");
+            return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e.to_string());
+        }
         None => return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, &ContentTypeError::Missing.to_string()),
     };
     let limit = edge.options.max_request_bytes;
@@ -485,7 +486,7 @@ enum PartError {
 
 /// Checks one part (media type, study) and stores it through the core.
 async fn store_part(
-    edge: &Edge,
+    edge: &Shared,
     caller: &Caller,
     study: Option<&Uid>,
     index: usize,
@@ -539,7 +540,7 @@ async fn store_part(
 
 /// Counts and audits a part this edge refused before ingest; if that cannot be audited, the
 /// audit failure is what the part reports.
-async fn refused(edge: &Edge, caller: &Caller, reason: &'static str, failure: Failed) -> Failed {
+async fn refused(edge: &Shared, caller: &Caller, reason: &'static str, failure: Failed) -> Failed {
     match edge.app.refused_upload(caller, reason).await {
         Ok(()) => failure,
         Err(e) => Failed { reason: failure_reason(&e), status: status(&e), ..failure },
@@ -644,7 +645,7 @@ mod tests {
             ),
             (
                 "multipart/related; type=application/dicom",
-                "expected a boundary parameter of 1 to 70 characters, found 0 characters",
+                "expected a boundary parameter of 1 to 256 characters, found 0 characters",
             ),
             (
                 "multipart/related; type=application/dicom; boundary=\"abc",
@@ -655,8 +656,11 @@ mod tests {
         for (value, message) in cases {
             assert_eq!(parse_content_type(value).unwrap_err().to_string(), message, "{value}");
         }
-        let long = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(71));
-        assert_eq!(parse_content_type(&long), Err(ContentTypeError::BadBoundary { found: 71 }));
+        // Orthanc's 73 characters pass; RFC 2046's 70 is not enforced.
+        let orthanc = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(73));
+        assert_eq!(parse_content_type(&orthanc).map(|b| b.len()), Ok(73));
+        let long = format!("multipart/related; type=application/dicom; boundary={}", "b".repeat(257));
+        assert_eq!(parse_content_type(&long), Err(ContentTypeError::BadBoundary { found: 257 }));
     }
 
     #[test]
