@@ -3,7 +3,8 @@
 # phantom exams sent by dcmtk's storescu (one association per exam, as a PACS forwards a study)
 # to one fresh server, and the same exams by `granska push` to another; prints MB/s and exams/s
 # of each, and the median time from an exam's last C-STORE to its CAD SR stored at the
-# destination (a pynetdicom receiver on loopback; the time stamps are the server's received_ms
+# destination (a pynetdicom receiver on loopback; dcmtk's storescu is /usr/bin/storescu, as pynetdicom's
+# is first on PATH; the time stamps are the server's received_ms
 # and the receiver's clock, the same machine).
 #
 #   bash benches/dicom-ingest.sh [EXAMS]      (default 20)
@@ -58,7 +59,7 @@ echo "$exams full-size exams, $((bytes / 1000000)) MB"
 
 start_server dimse "PACS@127.0.0.1:$receiver"
 t0=$(now_ms)
-for d in "$work"/exams/2.25*; do storescu -aet PACS -aec GRANSKA 127.0.0.1 "$DICOM" "$d"/*.dcm; done
+for d in "$work"/exams/2.25*; do /usr/bin/storescu -aet PACS -aec GRANSKA 127.0.0.1 "$DICOM" "$d"/*.dcm; done
 t1=$(now_ms)
 dimse_grpc=$GRPC
 python3 -c "s=($t1-$t0)/1000; print(f'C-STORE (storescu): {s:.2f} s, {$bytes/1e6/s:.0f} MB/s, {$exams/s:.2f} exams/s')"

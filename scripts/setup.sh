@@ -53,7 +53,8 @@ command -v cmake >/dev/null || { say "cmake missing after installing the PyPI wh
 
 if [[ $want_test -eq 1 ]]; then
     missing=()
-    for tool in storescu echoscu dsrdump dcmcrle dcmcjpeg dcmcjpls dcmconv dcmdump; do
+    # By path: pynetdicom (test venv, first on PATH) has its own storescu and echoscu.
+    for tool in /usr/bin/storescu /usr/bin/echoscu dsrdump dcmcrle dcmcjpeg dcmcjpls dcmconv dcmdump; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
     packages=()

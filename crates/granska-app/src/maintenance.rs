@@ -253,6 +253,8 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<Manifest> {
 pub struct CheckReport {
     /// Instances whose blob matched its sha256 and index row.
     pub instances_ok: u64,
+    /// Result reports (CAD SRs) whose blob matched its sha256.
+    pub reports_ok: u64,
     /// Every problem (damage): empty when the data directory is sound.
     pub problems: Vec<String>,
     /// Blob files no index row names (left by uploads interrupted before their commit;
@@ -269,7 +271,7 @@ pub fn check(data_dir: &Path, progress: impl FnMut(u64, u64)) -> Result<CheckRep
     }
     let archive = Archive::open(data_dir)?;
     let a = archive.check(progress)?;
-    let mut report = CheckReport { instances_ok: a.instances_ok, problems: a.problems, orphan_blobs: a.orphan_blobs };
+    let mut report = CheckReport { instances_ok: a.instances_ok, reports_ok: a.reports_ok, problems: a.problems, orphan_blobs: a.orphan_blobs };
     let worklist = data_dir.join("worklist.db");
     if worklist.is_file() {
         report.problems.extend(SqliteStore::check_file(&worklist)?);

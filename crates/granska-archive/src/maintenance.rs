@@ -29,6 +29,8 @@ pub struct Removed {
 pub struct CheckReport {
     /// Instances whose blob was read and matched its sha256.
     pub instances_ok: u64,
+    /// Result reports (CAD SRs) whose blob was read and matched its sha256.
+    pub reports_ok: u64,
     /// Problems: a missing or corrupt blob, an index row that does not agree, SQLite's
     /// integrity check. Any problem means the archive is damaged.
     pub problems: Vec<String>,
@@ -105,6 +107,8 @@ impl Archive {
                 Ok(bytes) if bytes.len() as i64 == size => {
                     if sop.starts_with("instance ") {
                         report.instances_ok += 1;
+                    } else {
+                        report.reports_ok += 1;
                     }
                 }
                 Ok(bytes) => {

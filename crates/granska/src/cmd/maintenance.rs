@@ -98,8 +98,9 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "{} instances checked: {}",
-            report.instances_ok + report.problems.len() as u64,
+            "{} instances and {} result reports clean, {}",
+            report.instances_ok,
+            report.reports_ok,
             if report.problems.is_empty() { "clean".to_owned() } else { format!("{} problems", report.problems.len()) }
         );
     }

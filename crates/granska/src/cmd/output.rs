@@ -588,6 +588,8 @@ impl From<&pb::Attention> for Attention {
 pub struct Check {
     /// Instances whose blob matched its sha256 and index row.
     pub instances_ok: u64,
+    /// Result reports (CAD SRs) whose blob matched its sha256.
+    pub reports_ok: u64,
     /// Every problem found; empty when the data directory is sound.
     pub problems: Vec<String>,
     /// Blob files no index row names (harmless leftovers of interrupted uploads).
@@ -596,7 +598,12 @@ pub struct Check {
 
 impl From<&granska_app::maintenance::CheckReport> for Check {
     fn from(r: &granska_app::maintenance::CheckReport) -> Check {
-        Check { instances_ok: r.instances_ok, problems: r.problems.clone(), orphan_blobs: r.orphan_blobs.clone() }
+        Check {
+            instances_ok: r.instances_ok,
+            reports_ok: r.reports_ok,
+            problems: r.problems.clone(),
+            orphan_blobs: r.orphan_blobs.clone(),
+        }
     }
 }
 
@@ -1195,21 +1202,23 @@ mod tests {
     fn check_report() {
         let report = granska_app::maintenance::CheckReport {
             instances_ok: 41,
+            reports_ok: 9,
             problems: vec!["blob ab/cd…: sha256 mismatch".into()],
             orphan_blobs: vec!["blobs/ff/00ff.tmp".into()],
         };
         check(
             &Check::from(&report),
             expect![[r#"
-            {
-              "instances_ok": 41,
-              "orphan_blobs": [
-                "blobs/ff/00ff.tmp"
-              ],
-              "problems": [
-                "blob ab/cd…: sha256 mismatch"
-              ]
-            }"#]],
+                {
+                  "instances_ok": 41,
+                  "orphan_blobs": [
+                    "blobs/ff/00ff.tmp"
+                  ],
+                  "problems": [
+                    "blob ab/cd…: sha256 mismatch"
+                  ],
+                  "reports_ok": 9
+                }"#]],
         );
     }
 

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use super::service::{Served, json, serve_full};
 use super::{granska, phantoms, run_ok, workspace_root};
 
+/// dcmtk's storescu (Debian's dcmtk): pynetdicom, in the test venv, puts its own `storescu` first
+/// on PATH.
+const DCMTK_STORESCU: &str = "/usr/bin/storescu";
+
 /// A peer process (Orthanc, a receiver), killed when dropped.
 struct Peer(Child);
 
@@ -195,7 +199,7 @@ fn orthanc_forwards_by_c_store_and_stow_and_receives_the_cad_srs() {
     let studies = study_dirs(&images);
     // The second study goes by STOW: Orthanc's Lua forwards every other study by C-STORE.
     let stow_files = dcm_files(&studies[1]);
-    let status = Command::new("dcmodify").args(["-nb", "-m", "(0008,1030)=STOW"]).args(&stow_files).status().unwrap();
+    let status = Command::new("/usr/bin/dcmodify").args(["-nb", "-m", "(0008,1030)=STOW"]).args(&stow_files).status().unwrap();
     assert!(status.success(), "dcmodify");
 
     let (pacs_token, pacs_entry) = token("orthanc-stow", "pacs");
@@ -281,7 +285,7 @@ fn the_sr_outbox_survives_sigkill_and_delivers_every_report_exactly_once() {
     let (host, port) = served.dicom.rsplit_once(':').unwrap();
     for (i, dir) in studies.iter().enumerate() {
         let files = dcm_files(dir);
-        let out = Command::new("storescu")
+        let out = Command::new(DCMTK_STORESCU)
             .args(["-aet", "PACS", "-aec", "GRANSKA", host, port])
             .args(&files[..files.len() - i])
             .output()
@@ -344,7 +348,7 @@ fn the_sr_outbox_survives_sigkill_and_delivers_every_report_exactly_once() {
     let s = json(&["study", "--server", &served.grpc, "--token", &admin, "--json", &uids[0]]);
     let sop = s["reports"][0]["sop_instance_uid"].as_str().unwrap();
     assert!(received.join(format!("{sop}.dcm")).is_file(), "the destination holds report {sop}");
-    let out = Command::new("dciodvfy").arg("-filename").arg(&sr).output().unwrap();
+    let out = Command::new("/usr/bin/dciodvfy").arg("-filename").arg(&sr).output().unwrap();
     let report = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(!report.lines().any(|l| l.starts_with("Error")), "dciodvfy: {report}");
 }

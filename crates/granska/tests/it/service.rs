@@ -398,7 +398,8 @@ fn backup_during_ingest_restores_everything_acknowledged_before_it_began() {
     assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{report}");
 
     // A damaged blob: check names it and exits 1.
-    let blob = walk_all(&restored.join("blobs")).into_iter().next().unwrap();
+    // An image's blob (the result reports' are a few KB).
+    let blob = walk_all(&restored.join("blobs")).into_iter().find(|b| b.metadata().unwrap().len() > 50_000).unwrap();
     let mut bytes = std::fs::read(&blob).unwrap();
     bytes[200] ^= 1;
     std::fs::write(&blob, bytes).unwrap();
