@@ -40,9 +40,9 @@ pub use error::{AppError, InstanceProblem, Limit, invalid_instance};
 pub use ingest::{Ingested, Rejected};
 pub use metrics::Metrics;
 pub use reading::{ChangeStream, ClaimedExam, ExamTasks, TaskView, WorklistView};
+pub use results::{ResultSender, SendError};
 pub use scoring::{Change, ChangeKind};
 pub use study::{ModelsView, StudyView};
-pub use results::{ResultSender, SendError};
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {

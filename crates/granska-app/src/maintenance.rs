@@ -271,7 +271,12 @@ pub fn check(data_dir: &Path, progress: impl FnMut(u64, u64)) -> Result<CheckRep
     }
     let archive = Archive::open(data_dir)?;
     let a = archive.check(progress)?;
-    let mut report = CheckReport { instances_ok: a.instances_ok, reports_ok: a.reports_ok, problems: a.problems, orphan_blobs: a.orphan_blobs };
+    let mut report = CheckReport {
+        instances_ok: a.instances_ok,
+        reports_ok: a.reports_ok,
+        problems: a.problems,
+        orphan_blobs: a.orphan_blobs,
+    };
     let worklist = data_dir.join("worklist.db");
     if worklist.is_file() {
         report.problems.extend(SqliteStore::check_file(&worklist)?);

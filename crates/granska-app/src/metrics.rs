@@ -71,7 +71,10 @@ impl Metrics {
         let scoring_failures =
             IntCounter::new("scoring_failures_total", "Failed scoring or routing attempts").expect("valid");
         let dropped = IntCounterVec::new(
-            Opts::new("instances_dropped_total", "Instances of accept-and-drop SOP classes (answered success, not stored)"),
+            Opts::new(
+                "instances_dropped_total",
+                "Instances of accept-and-drop SOP classes (answered success, not stored)",
+            ),
             &["sop_class"],
         )
         .expect("valid");

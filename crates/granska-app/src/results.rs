@@ -164,7 +164,13 @@ impl App {
             let delivered = matches!(attempt, ReportAttempt::Delivered { .. });
             match blocking(move || archive.record_report_attempt(&sop, &attempt, now_ms())).await {
                 Ok(after) => {
-                    let outcome = if delivered { "sent" } else if after.state == ReportState::Failed { "gave up" } else { "retry" };
+                    let outcome = if delivered {
+                        "sent"
+                    } else if after.state == ReportState::Failed {
+                        "gave up"
+                    } else {
+                        "retry"
+                    };
                     tracing::info!(study_uid = %after.study_uid, sop_instance_uid = %after.sop_instance_uid,
                         destination = %after.destination, attempts = after.attempts,
                         status = after.last_status.as_deref().unwrap_or(""), outcome, "result report send attempt");
@@ -197,7 +203,10 @@ impl App {
             Ok(b) => b,
             Err(e) => {
                 self.metrics.result_attempts.with_label_values(&["unreadable"]).inc();
-                return ReportAttempt::NotDelivered { status: format!("cannot read the report: {e}"), retry_at_ms: retry_at };
+                return ReportAttempt::NotDelivered {
+                    status: format!("cannot read the report: {e}"),
+                    retry_at_ms: retry_at,
+                };
             }
         };
         let answer = tokio::time::timeout(SEND_TIMEOUT, sender.send(&bytes)).await;

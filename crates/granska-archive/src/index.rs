@@ -8,12 +8,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use granska_types::{Laterality, ScoringRecord, Uid, View};
 
-use crate::reports::{NewReport, ReportAttempt, ReportRecord};
 use crate::attention::FailureOutcome;
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::blobs::{self, BlobStore, LocalBlobs};
 use crate::error::{Ctx, Error, Result, io, plumbing};
 use crate::maintenance::Removed;
+use crate::reports::{NewReport, ReportAttempt, ReportRecord};
 use crate::store::ArchiveStore;
 
 /// The index's migrations, oldest first (run by `granska_sqlite::migrate`, tracked in
@@ -579,7 +579,12 @@ impl ArchiveStore for Archive {
         Archive::next_report_due(self)
     }
 
-    fn record_report_attempt(&self, sop_instance_uid: &str, attempt: &ReportAttempt, now_ms: i64) -> Result<ReportRecord> {
+    fn record_report_attempt(
+        &self,
+        sop_instance_uid: &str,
+        attempt: &ReportAttempt,
+        now_ms: i64,
+    ) -> Result<ReportRecord> {
         Archive::record_report_attempt(self, sop_instance_uid, attempt, now_ms)
     }
 

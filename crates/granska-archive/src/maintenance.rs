@@ -111,9 +111,9 @@ impl Archive {
                         report.reports_ok += 1;
                     }
                 }
-                Ok(bytes) => {
-                    report.problems.push(format!("{sop}: blob {sha} holds {} bytes, the index says {size}", bytes.len()))
-                }
+                Ok(bytes) => report
+                    .problems
+                    .push(format!("{sop}: blob {sha} holds {} bytes, the index says {size}", bytes.len())),
                 Err(e) => report.problems.push(format!("{sop}: {e}")),
             }
             named.insert(sha);

@@ -83,7 +83,11 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRecord> {
         size_bytes: r.get::<_, i64>(4)?.max(0) as u64,
         destination: r.get(5)?,
         state: ReportState::parse(&state).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, format!("report state {state:?}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                format!("report state {state:?}").into(),
+            )
         })?,
         attempts: r.get::<_, i64>(7)?.clamp(0, i64::from(u32::MAX)) as u32,
         last_status: r.get(8)?,
@@ -124,7 +128,11 @@ impl Archive {
         )
         .ctx("keeping a report")?;
         let record = tx
-            .query_row(&format!("SELECT {COLUMNS} FROM reports WHERE sop_instance_uid = ?1"), [report.sop_instance_uid.as_str()], row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM reports WHERE sop_instance_uid = ?1"),
+                [report.sop_instance_uid.as_str()],
+                row,
+            )
             .ctx("keeping a report")?;
         tx.commit().ctx("keeping a report")?;
         Ok(record)
@@ -145,7 +153,12 @@ impl Archive {
             .ctx("finding the next report due")
     }
 
-    pub(crate) fn record_report_attempt(&self, sop_instance_uid: &str, attempt: &ReportAttempt, now_ms: i64) -> Result<ReportRecord> {
+    pub(crate) fn record_report_attempt(
+        &self,
+        sop_instance_uid: &str,
+        attempt: &ReportAttempt,
+        now_ms: i64,
+    ) -> Result<ReportRecord> {
         let (state, status, next) = match attempt {
             ReportAttempt::Delivered { status } => (ReportState::Sent, status, None),
             ReportAttempt::NotDelivered { status, retry_at_ms: Some(at) } => (ReportState::Pending, status, Some(*at)),
@@ -177,7 +190,9 @@ impl Archive {
 
     pub(crate) fn reports(&self, study_uid: &str) -> Result<Vec<ReportRecord>> {
         self.connection()
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM reports WHERE study_uid = ?1 ORDER BY created, sop_instance_uid"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM reports WHERE study_uid = ?1 ORDER BY created, sop_instance_uid"
+            ))
             .and_then(|mut s| s.query_map([study_uid], row)?.collect())
             .ctx("listing a study's reports")
     }
@@ -187,9 +202,11 @@ impl Archive {
         ReportState::ALL
             .iter()
             .map(|&state| {
-                conn.query_row("SELECT COUNT(*) FROM reports WHERE state = ?1", [state.as_str()], |r| r.get::<_, i64>(0))
-                    .map(|n| (state, n.max(0) as u64))
-                    .ctx("counting reports")
+                conn.query_row("SELECT COUNT(*) FROM reports WHERE state = ?1", [state.as_str()], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| (state, n.max(0) as u64))
+                .ctx("counting reports")
             })
             .collect()
     }

@@ -99,7 +99,12 @@ pub trait ArchiveStore: Send + Sync {
     /// Records one send attempt of a pending report: delivered (`sent`), retry later
     /// (`pending`, due then) or given up (`failed`). A report that is not pending →
     /// `ReportNotPending` (it was delivered once: never twice); unknown → `UnknownReport`.
-    fn record_report_attempt(&self, sop_instance_uid: &str, attempt: &ReportAttempt, now_ms: i64) -> Result<ReportRecord>;
+    fn record_report_attempt(
+        &self,
+        sop_instance_uid: &str,
+        attempt: &ReportAttempt,
+        now_ms: i64,
+    ) -> Result<ReportRecord>;
 
     /// A study's reports, oldest first.
     fn reports(&self, study_uid: &str) -> Result<Vec<ReportRecord>>;

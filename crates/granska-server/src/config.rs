@@ -290,7 +290,12 @@ pub struct ResultsSection {
 
 impl Default for ResultsSection {
     fn default() -> Self {
-        ResultsSection { destination: String::new(), calling_ae: "GRANSKA".into(), retry_backoff_s: 5, give_up_after_h: 72 }
+        ResultsSection {
+            destination: String::new(),
+            calling_ae: "GRANSKA".into(),
+            retry_backoff_s: 5,
+            give_up_after_h: 72,
+        }
     }
 }
 

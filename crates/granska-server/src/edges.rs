@@ -28,8 +28,15 @@ impl EdgeOptions {
     pub fn from_config(config: &Config) -> Result<EdgeOptions, ServerError> {
         let d = &config.dicom;
         let ae = |key: &str, value: &str| {
-            if value.is_empty() || value.len() > 16 || value.trim() != value || !value.is_ascii() || value.contains('\\') {
-                Err(ServerError::Config(format!("{key} must be 1–16 ASCII characters without a backslash, found {value:?}")))
+            if value.is_empty()
+                || value.len() > 16
+                || value.trim() != value
+                || !value.is_ascii()
+                || value.contains('\\')
+            {
+                Err(ServerError::Config(format!(
+                    "{key} must be 1–16 ASCII characters without a backslash, found {value:?}"
+                )))
             } else {
                 Ok(value.to_owned())
             }
@@ -64,10 +71,8 @@ impl EdgeOptions {
         let results = if r.destination.is_empty() {
             None
         } else {
-            let destination = r
-                .destination
-                .parse()
-                .map_err(|e| ServerError::Config(format!("results.destination: {e}")))?;
+            let destination =
+                r.destination.parse().map_err(|e| ServerError::Config(format!("results.destination: {e}")))?;
             Some(granska_dimse::StoreScu::new(
                 destination,
                 ae("results.calling_ae", &r.calling_ae)?,

@@ -113,7 +113,13 @@ pub async fn serve(
         edges::spawn_dicom(dicom, core.app.clone(), edges.dicom, stopped(core.stop.clone()))?;
     }
     if let Some(http) = http {
-        edges::spawn_http(http, core.app.clone(), Arc::new(core.tokens.clone()), edges.http, stopped(core.stop.clone()))?;
+        edges::spawn_http(
+            http,
+            core.app.clone(),
+            Arc::new(core.tokens.clone()),
+            edges.http,
+            stopped(core.stop.clone()),
+        )?;
     }
     let router = route(transport(&config.server)?, &config, core.app, core.tokens).await?;
     let sc = &config.server;

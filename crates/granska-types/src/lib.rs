@@ -25,8 +25,8 @@ pub use auth::Role;
 pub use backend::BackendError;
 pub use exam::{ExamStatus, ModelIdentity, SCORING_RECORD_VERSION, ScoringRecord, ViewScore};
 pub use reading::{
-    AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision, ReportState,
-    ReadingMode, StudyState, TaskKind, TaskState,
+    AfterRead, Category, CategoryError, ChangeKind, Completion, Flag, OutcomeVia, PolicyRule, ReadDecision,
+    ReadingMode, ReportState, StudyState, TaskKind, TaskState,
 };
 pub use uid::{MAX_UID_LEN, Uid, UidError};
 pub use view::{Laterality, STANDARD_VIEWS, View};

@@ -146,7 +146,7 @@ async fn every_use_case_authorises_audits_and_publishes() {
     assert!(matches!(app.drop_instance(&alice, "1.2.840.10008.5.1.4.1.1.7").await, Err(AppError::Forbidden { .. })));
     app.drop_instance(&pacs, "1.2.840.10008.5.1.4.1.1.7").await.unwrap();
     assert!(app.metrics().render().contains(r#"instances_dropped_total{sop_class="1.2.840.10008.5.1.4.1.1.7"} 1"#));
-    assert!(matches!(app.association_released(&alice, &[uid.clone()]).await, Err(AppError::Forbidden { .. })));
+    assert!(matches!(app.association_released(&alice, std::slice::from_ref(&uid)).await, Err(AppError::Forbidden { .. })));
     let unknown = Uid::parse("1.2.3.999").unwrap();
     assert!(app.association_released(&pacs, &[uid.clone(), unknown]).await.unwrap().is_empty(), "already routed");
 
@@ -175,7 +175,9 @@ async fn every_use_case_authorises_audits_and_publishes() {
     let audit = audit_actions(archive);
     let count = |who: &str, action: &str| audit.iter().filter(|(p, a, _)| p == who && a == action).count();
     assert_eq!(count("pacs-1", "Ingest.Upload"), 6, "{audit:?}");
-    assert!(audit.iter().any(|(p, _, o)| p == "pacs-1" && o.starts_with("dropped: SOP class 1.2.840.10008.5.1.4.1.1.7")));
+    assert!(
+        audit.iter().any(|(p, _, o)| p == "pacs-1" && o.starts_with("dropped: SOP class 1.2.840.10008.5.1.4.1.1.7"))
+    );
     assert!(audit.iter().any(|(p, a, o)| p == "pacs-1" && a == "Ingest.Upload" && o == "ok: duplicate"));
     assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") >= 2, "{audit:?}");
     assert_eq!(count("alice", "Worklist.ClaimNext"), 1);

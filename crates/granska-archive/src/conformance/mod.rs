@@ -67,10 +67,7 @@ pub fn cases<A: ArchiveStore>() -> Vec<(&'static str, Case<A>)> {
             repeated_failures_park_a_study_until_a_retry_or_a_new_instance::<A>,
         ),
         ("removing_an_instance_lets_the_correct_copy_in", removing_an_instance_lets_the_correct_copy_in::<A>),
-        (
-            "reports_are_kept_and_delivered_once_or_given_up",
-            reports_are_kept_and_delivered_once_or_given_up::<A>,
-        ),
+        ("reports_are_kept_and_delivered_once_or_given_up", reports_are_kept_and_delivered_once_or_given_up::<A>),
     ]
 }
 
@@ -249,7 +246,10 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
         generation: 4,
         destination: destination.into(),
     };
-    assert!(matches!(archive.add_report(&report("9.1", "PACS@127.0.0.1:104"), b"sr", 10), Err(Error::UnknownStudy { .. })));
+    assert!(matches!(
+        archive.add_report(&report("9.1", "PACS@127.0.0.1:104"), b"sr", 10),
+        Err(Error::UnknownStudy { .. })
+    ));
     four_views(&archive, "1.2.3");
     let generation = archive.study("1.2.3").unwrap().unwrap().generation;
     archive.record_scoring("1.2.3", generation, &ScoringRecord::unscorable("test".into()), 5000).unwrap();
@@ -269,7 +269,8 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
     assert_eq!((after.state, after.attempts, after.next_ms), (ReportState::Pending, 1, 300));
     assert_eq!(after.last_status.as_deref(), Some("cannot connect"));
     assert!(archive.due_reports(299, 10).unwrap().is_empty());
-    let done = archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 300).unwrap();
+    let done =
+        archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 300).unwrap();
     assert_eq!((done.state, done.attempts, done.last_ms), (ReportState::Sent, 2, Some(300)));
     assert!(
         matches!(
@@ -293,10 +294,15 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
         Err(Error::UnknownReport { .. })
     ));
 
-    let listed: Vec<_> = archive.reports("1.2.3").unwrap().into_iter().map(|r| (r.sop_instance_uid.to_string(), r.state)).collect();
+    let listed: Vec<_> =
+        archive.reports("1.2.3").unwrap().into_iter().map(|r| (r.sop_instance_uid.to_string(), r.state)).collect();
     assert_eq!(
         listed,
-        [("9.1".to_owned(), ReportState::Sent), ("9.2".to_owned(), ReportState::Failed), ("9.3".to_owned(), ReportState::Kept)]
+        [
+            ("9.1".to_owned(), ReportState::Sent),
+            ("9.2".to_owned(), ReportState::Failed),
+            ("9.3".to_owned(), ReportState::Kept)
+        ]
     );
     let counts = archive.report_counts().unwrap();
     assert_eq!(

@@ -384,7 +384,10 @@ impl pb::ingest_server::Ingest for IngestService {
         Ok(Response::new(convert::study(view)))
     }
 
-    async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Result<Response<pb::GetReportResponse>, Status> {
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
         let who = caller(&request)?;
         who.authorize(Action::GetStudy).map_err(status)?; // the role before the arguments
         let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;

@@ -73,8 +73,9 @@ impl TestServer {
             config.clone(),
             granska_server::Listeners { grpc: listener, metrics: Some(metrics), dicom: None, http: None },
             async move {
-            let _ = stopped.await;
-        }));
+                let _ = stopped.await;
+            },
+        ));
         let tls_ca = config.server.tls.as_ref().map(|t| std::fs::read(&t.cert_file).unwrap());
         let tls_ca_file = config.server.tls.as_ref().map(|t| t.cert_file.clone());
         let server = TestServer { addr, metrics_addr, tls_ca, tls_ca_file, data, stop: Some(stop), handle };

@@ -32,28 +32,59 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// One HTTP/1.1 request with `Connection: close`: `(status, body)`.
+/// One HTTP/1.1 request with `Connection: close`: `(status, body)`. A connection reset before
+/// an answer is retried (Orthanc's embedded server resets a few under load); every request
+/// the tests send is idempotent (storing the same instance again changes nothing).
 fn http(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut attempt = 0;
+    loop {
+        match try_http(method, port, path, headers, body) {
+            Ok(answer) => return answer,
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                eprintln!("{method} {path}: {e}; retrying");
+                std::thread::sleep(Duration::from_millis(200 * attempt));
+            }
+            Err(e) => panic!("{method} 127.0.0.1:{port}{path}: {e}"),
+        }
+    }
+}
+
+fn try_http(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer");
-    let status_line = String::from_utf8_lossy(&answer[..split]).lines().next().unwrap_or_default().to_owned();
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status code");
-    let head_text = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    stream.read_to_end(&mut answer)?;
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no HTTP answer"))?;
+    let head_text = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head_text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
     let mut body = answer[split + 4..].to_vec();
-    if head_text.contains("transfer-encoding: chunked") {
+    if head_text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = unchunk(&body);
     }
-    (status, body)
+    Ok((status, body))
 }
 
 fn unchunk(mut data: &[u8]) -> Vec<u8> {
@@ -71,7 +102,11 @@ fn unchunk(mut data: &[u8]) -> Vec<u8> {
 
 fn orthanc_json(port: u16, method: &str, path: &str, body: &str) -> serde_json::Value {
     let (status, answer) = http(method, port, path, &[("Content-Type", "application/json")], body.as_bytes());
-    assert!((200..300).contains(&status), "Orthanc {method} {path}: HTTP {status}: {}", String::from_utf8_lossy(&answer));
+    assert!(
+        (200..300).contains(&status),
+        "Orthanc {method} {path}: HTTP {status}: {}",
+        String::from_utf8_lossy(&answer)
+    );
     serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null)
 }
 
@@ -124,9 +159,16 @@ fn start_orthanc(dir: &Path, served: &Served, token: &str, dicom_port: u16, http
         .spawn()
         .expect("Orthanc runs (Debian's orthanc package, installed by scripts/setup.sh --test)");
     let peer = Peer(child);
+    // Ready when our Orthanc (not another process that took the port) answers.
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", http_port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "Orthanc did not start: see {}", dir.join("orthanc.log").display());
+    while !try_http("GET", http_port, "/system", &[], b"")
+        .is_ok_and(|(status, body)| status == 200 && String::from_utf8_lossy(&body).contains("granska-test-pacs"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Orthanc did not start: see {}",
+            dir.join("orthanc.log").display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     peer
@@ -149,12 +191,18 @@ fn wait_for_report(served: &Served, admin: &str, study: &str, state: &str, withi
         let out = granska(&["study", "--server", &served.grpc, "--token", admin, "--json", study]);
         if out.status.success() {
             let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            if s["state"] == "routed" && s["reports"].as_array().is_some_and(|r| r.last().is_some_and(|r| r["state"] == state)) {
+            if s["state"] == "routed"
+                && s["reports"].as_array().is_some_and(|r| r.last().is_some_and(|r| r["state"] == state))
+            {
                 return s;
             }
             assert!(started.elapsed() < within, "study {study}: no {state} report in {within:?}: {s:#}");
         } else {
-            assert!(started.elapsed() < within, "study {study} never arrived: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                started.elapsed() < within,
+                "study {study} never arrived: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -199,7 +247,8 @@ fn orthanc_forwards_by_c_store_and_stow_and_receives_the_cad_srs() {
     let studies = study_dirs(&images);
     // The second study goes by STOW: Orthanc's Lua forwards every other study by C-STORE.
     let stow_files = dcm_files(&studies[1]);
-    let status = Command::new("/usr/bin/dcmodify").args(["-nb", "-m", "(0008,1030)=STOW"]).args(&stow_files).status().unwrap();
+    let status =
+        Command::new("/usr/bin/dcmodify").args(["-nb", "-m", "(0008,1030)=STOW"]).args(&stow_files).status().unwrap();
     assert!(status.success(), "dcmodify");
 
     let (pacs_token, pacs_entry) = token("orthanc-stow", "pacs");
@@ -223,7 +272,13 @@ fn orthanc_forwards_by_c_store_and_stow_and_receives_the_cad_srs() {
     let mut orthanc_ids = Vec::new();
     for dir in &studies {
         for file in dcm_files(dir) {
-            let (status, answer) = http("POST", http_port, "/instances", &[("Content-Type", "application/dicom")], &std::fs::read(&file).unwrap());
+            let (status, answer) = http(
+                "POST",
+                http_port,
+                "/instances",
+                &[("Content-Type", "application/dicom")],
+                &std::fs::read(&file).unwrap(),
+            );
             assert_eq!(status, 200, "Orthanc stores {}: {}", file.display(), String::from_utf8_lossy(&answer));
             let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
             orthanc_ids.push(answer["ParentStudy"].as_str().unwrap().to_owned());
@@ -246,7 +301,12 @@ fn orthanc_forwards_by_c_store_and_stow_and_receives_the_cad_srs() {
     assert!(b["reports"][0]["destination"].as_str().unwrap().starts_with("PACS@127.0.0.1:"));
 
     // Both SRs are in Orthanc, by SOP Instance UID, in their studies.
-    let found = orthanc_json(http_port, "POST", "/tools/find", r#"{"Level":"Instance","Query":{"Modality":"SR"},"Expand":true}"#);
+    let found = orthanc_json(
+        http_port,
+        "POST",
+        "/tools/find",
+        r#"{"Level":"Instance","Query":{"Modality":"SR"},"Expand":true}"#,
+    );
     let mut in_pacs: Vec<String> = found
         .as_array()
         .unwrap()
@@ -315,7 +375,8 @@ fn the_sr_outbox_survives_sigkill_and_delivers_every_report_exactly_once() {
 
     let log = work.path().join("received.jsonl");
     let received = work.path().join("received");
-    let python = std::env::var("GRANSKA_PYTHON").unwrap_or_else(|_| workspace_root().join(".venv/bin/python").display().to_string());
+    let python = std::env::var("GRANSKA_PYTHON")
+        .unwrap_or_else(|_| workspace_root().join(".venv/bin/python").display().to_string());
     let mut receiver = Command::new(python)
         .arg(workspace_root().join("crates/granska/tests/peers/sr_receiver.py"))
         .args([&receiver_port.to_string(), "PACS", log.to_str().unwrap(), received.to_str().unwrap()])
