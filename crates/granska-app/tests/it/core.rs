@@ -146,7 +146,10 @@ async fn every_use_case_authorises_audits_and_publishes() {
     assert!(matches!(app.drop_instance(&alice, "1.2.840.10008.5.1.4.1.1.7").await, Err(AppError::Forbidden { .. })));
     app.drop_instance(&pacs, "1.2.840.10008.5.1.4.1.1.7").await.unwrap();
     assert!(app.metrics().render().contains(r#"instances_dropped_total{sop_class="1.2.840.10008.5.1.4.1.1.7"} 1"#));
-    assert!(matches!(app.association_released(&alice, std::slice::from_ref(&uid)).await, Err(AppError::Forbidden { .. })));
+    assert!(matches!(
+        app.association_released(&alice, std::slice::from_ref(&uid)).await,
+        Err(AppError::Forbidden { .. })
+    ));
     let unknown = Uid::parse("1.2.3.999").unwrap();
     assert!(app.association_released(&pacs, &[uid.clone(), unknown]).await.unwrap().is_empty(), "already routed");
 
