@@ -319,6 +319,18 @@ fn required_uid(obj: &InMemDicomObject, tag: Tag, attr: &'static str) -> Result<
 /// Walks the Implicit VR LE elements: each header complete, each length within the bytes that
 /// remain (which also refuses undefined lengths: command sets have no sequences), group 0000
 /// only. dicom-rs then parses bytes whose every length is known to be sane.
+/// The size of one value of `tag` in the standard dictionary's VR (1 for text and bytes).
+fn value_size(tag: Tag) -> usize {
+    use dicom_core::dictionary::DataDictionary;
+    let vr = dicom_dictionary_std::StandardDataDictionary.by_tag(tag).map(|e| e.vr.relaxed());
+    match vr {
+        Some(VR::US | VR::SS | VR::OW) => 2,
+        Some(VR::UL | VR::SL | VR::AT | VR::FL | VR::OL | VR::OF) => 4,
+        Some(VR::FD | VR::SV | VR::UV | VR::OD | VR::OV) => 8,
+        _ => 1,
+    }
+}
+
 fn check_lengths(bytes: &[u8]) -> Result<(), ProtocolError> {
     let mut offset = 0;
     while offset < bytes.len() {
@@ -335,6 +347,13 @@ fn check_lengths(bytes: &[u8]) -> Result<(), ProtocolError> {
         let after = remaining - 8;
         if declared as usize > after {
             return Err(ProtocolError::CommandLength { group, element, offset, declared, remaining: after });
+        }
+        // A binary value whose length is not a whole number of values (a UL of 105 bytes) makes
+        // dicom-rs read fewer bytes than declared and lose its place: the next "length" it reads
+        // is data, and it reserves up to 4 GB for it (found by fuzzing).
+        let size = value_size(Tag(group, element));
+        if declared as usize % size != 0 {
+            return Err(ProtocolError::ValueLength { group, element, offset, declared, size });
         }
         offset += 8 + declared as usize;
     }

@@ -31,6 +31,23 @@ pub enum ProtocolError {
         /// What was left.
         remaining: usize,
     },
+    /// A binary element's length is not a whole number of its values.
+    #[error(
+        "command set: element ({group:04X},{element:04X}) at byte {offset} declares {declared} bytes, \
+         expected a multiple of {size}"
+    )]
+    ValueLength {
+        /// Its group.
+        group: u16,
+        /// Its element.
+        element: u16,
+        /// Where its header starts.
+        offset: usize,
+        /// The declared length.
+        declared: u32,
+        /// The size of one value of its VR.
+        size: usize,
+    },
     /// The command set holds an element outside group 0000.
     #[error("command set: expected only group 0000 elements, found ({group:04X},{element:04X}) at byte {offset}")]
     NotCommandGroup {

@@ -247,6 +247,12 @@ fn broken_command_sets_are_typed_errors() {
         good[..5].to_vec(),
         [&[8u8, 0, 0x16, 0, 2, 0, 0, 0, b'1', 0][..]].concat(),
         [&good[..], &[0, 0, 0x10, 0, 0xff, 0xff, 0xff, 0xff]].concat(),
+        // A UL of 6 bytes: dicom-rs would read 4 and take the rest as the next header.
+        [&[0u8, 0, 0, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0][..], &good[..]].concat(),
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/dimse/oom-odd-ul-length-desync"),
+        )
+        .unwrap(),
         Command::Other { command_field: 1, message_id: Some(1), sop_class_uid: None, has_data_set: true }
             .encode()
             .unwrap(),
@@ -268,6 +274,8 @@ fn broken_command_sets_are_typed_errors() {
             "command set: expected an 8-byte element header at byte 0, found 5 bytes",
             "command set: expected only group 0000 elements, found (0008,0016) at byte 0",
             "command set: element (0000,0010) at byte 54 declares 4294967295 bytes, but only 0 remain",
+            "command set: element (0000,0000) at byte 0 declares 6 bytes, expected a multiple of 4",
+            "command set: element (0000,0000) at byte 24 declares 105 bytes, expected a multiple of 4",
             "command set: missing AffectedSOPClassUID (0000,0002)",
             "command 0x0001: expected a data set, found CommandDataSetType 0x0101",
         ]

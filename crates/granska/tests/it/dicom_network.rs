@@ -329,7 +329,8 @@ fn orthanc_forwards_by_c_store_and_stow_and_receives_the_cad_srs() {
 fn the_sr_outbox_survives_sigkill_and_delivers_every_report_exactly_once() {
     let work = tempfile::tempdir().unwrap();
     let (data, images) = (work.path().join("data"), work.path().join("images"));
-    phantoms(&images, 2, 47, &[]);
+    // Full-size exams (2294 × 1914, 8.8 MB a view), as a PACS sends them.
+    phantoms(&images, 2, 47, &["--size", "full"]);
     let studies = study_dirs(&images);
     let receiver_port = free_port();
     let config = work.path().join("granska.toml");
