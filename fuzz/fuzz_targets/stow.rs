@@ -11,7 +11,8 @@ use granska_http::HttpOptions;
 use granska_http::stow;
 use libfuzzer_sys::fuzz_target;
 
-const OPTIONS: HttpOptions = HttpOptions { max_instance_bytes: 4096, max_request_bytes: 65536 };
+const OPTIONS: HttpOptions =
+    HttpOptions { max_instance_bytes: 4096, max_request_bytes: 65536, accept_and_drop: Vec::new(), max_requests: 1 };
 
 fuzz_target!(|data: &[u8]| {
     let (head, content) = match data.iter().position(|&b| b == b'\n') {

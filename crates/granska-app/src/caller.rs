@@ -56,6 +56,8 @@ pub enum Action {
     RemoveInstance,
     /// Read the audit log (who accessed which study).
     ReadAudit,
+    /// A study's result report (its CAD SR, which names the patient).
+    GetReport,
 }
 
 impl Action {
@@ -75,6 +77,7 @@ impl Action {
             Action::RetryStudy => "Ingest.RetryStudy",
             Action::RemoveInstance => "Ingest.RemoveInstance",
             Action::ReadAudit => "Audit.Read",
+            Action::GetReport => "Ingest.GetReport",
         }
     }
 
@@ -87,7 +90,11 @@ impl Action {
             Action::List | Action::Watch | Action::ClaimNext | Action::Release | Action::SubmitRead => {
                 matches!(role, Radiologist | Admin)
             }
-            Action::ListNeedsAttention | Action::RetryStudy | Action::RemoveInstance | Action::ReadAudit => {
+            Action::ListNeedsAttention
+            | Action::RetryStudy
+            | Action::RemoveInstance
+            | Action::ReadAudit
+            | Action::GetReport => {
                 matches!(role, Admin)
             }
         }

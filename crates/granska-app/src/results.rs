@@ -48,7 +48,7 @@ pub enum SendError {
     },
 }
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +59,10 @@ use crate::{Action, App, AppError, Caller, blocking, now_ms};
 
 /// The longest pause between two looks at the outbox, and the longest retry delay.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// The shortest pause between two looks (a report due in the past does not spin the loop).
+const MIN_PAUSE: Duration = Duration::from_millis(100);
+/// How long a report whose send attempt could not be recorded is held back.
+const HOLD: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// How long one send may take before it counts as failed.
 const SEND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -69,14 +73,16 @@ impl App {
     /// recorded, otherwise every 30 s or when the next retry is due.
     pub(crate) async fn results_loop(self: Arc<Self>) {
         let mut failed_builds = HashSet::new();
+        let mut held = HashMap::new();
         let mut stopping = self.stopping.clone();
         loop {
             self.make_missing_reports(&mut failed_builds).await;
-            self.send_due_reports().await;
+            let troubled = self.send_due_reports(&mut held).await;
             self.refresh_results_gauge().await;
             let archive = self.archive.clone();
             let pause = match blocking(move || archive.next_report_due()).await {
-                Ok(Some(at)) => Duration::from_millis((at - now_ms()).max(0) as u64).min(MAX_PAUSE),
+                _ if troubled => MAX_PAUSE,
+                Ok(Some(at)) => Duration::from_millis((at - now_ms()).max(0) as u64).clamp(MIN_PAUSE, MAX_PAUSE),
                 _ => MAX_PAUSE,
             };
             tokio::select! {
@@ -102,10 +108,20 @@ impl App {
             if failed_builds.contains(&(study.clone(), generation)) {
                 continue;
             }
-            if let Err(e) = self.make_report(&study, generation).await {
-                tracing::error!(study_uid = %study, generation, error = %e,
-                    "cannot make the result report; the exam stays on the worklist, the report is retried at the next start");
-                failed_builds.insert((study, generation));
+            match self.make_report(&study, generation).await {
+                Ok(()) => {}
+                // The stored images cannot make a report (a header it cannot copy): retrying
+                // will not help. Counted and logged; retried at the next start.
+                Err(e @ AppError::Report(_)) => {
+                    self.metrics.result_attempts.with_label_values(&["unbuildable"]).inc();
+                    tracing::error!(study_uid = %study, generation, error = %e,
+                        "cannot make the result report from the stored images; the exam stays on the worklist");
+                    failed_builds.insert((study, generation));
+                }
+                // Storage trouble: the routing stays queued and is tried again on the next pass.
+                Err(e) => {
+                    tracing::warn!(study_uid = %study, generation, error = %e, "cannot make the result report yet; will retry");
+                }
             }
         }
     }
@@ -148,17 +164,24 @@ impl App {
         Ok(())
     }
 
-    /// Sends every due report once, recording each outcome.
-    async fn send_due_reports(&self) {
+    /// Sends every due report once, recording each outcome; `true` when the archive failed
+    /// (the loop then pauses). A report whose attempt could not be recorded is held back for
+    /// [`HOLD`], so that a failing archive does not make the loop resend it at once.
+    async fn send_due_reports(&self, held: &mut HashMap<Uid, std::time::Instant>) -> bool {
         let archive = self.archive.clone();
         let due = match blocking(move || archive.due_reports(now_ms(), 32)).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list due reports");
-                return;
+                return true;
             }
         };
+        held.retain(|_, until| *until > std::time::Instant::now());
+        let mut troubled = false;
         for report in due {
+            if held.contains_key(&report.sop_instance_uid) {
+                continue;
+            }
             let attempt = self.send_one(&report).await;
             let (archive, sop) = (self.archive.clone(), report.sop_instance_uid.to_string());
             let delivered = matches!(attempt, ReportAttempt::Delivered { .. });
@@ -182,9 +205,15 @@ impl App {
                         self.observe_delivery(&after).await;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "cannot record a report send attempt"),
+                Err(e) => {
+                    tracing::error!(error = %e, sop_instance_uid = %report.sop_instance_uid,
+                        "cannot record a report send attempt; holding the report back");
+                    held.insert(report.sop_instance_uid.clone(), std::time::Instant::now() + HOLD);
+                    troubled = true;
+                }
             }
         }
+        troubled
     }
 
     async fn send_one(&self, report: &ReportRecord) -> ReportAttempt {
@@ -255,14 +284,14 @@ impl App {
     }
 
     /// One report of a study (the newest when `sop_instance_uid` is `None`) with its bytes, for
-    /// inspection (`granska report`). Audited as a study access.
+    /// inspection (`granska report`): the admin's only, as the SR names the patient. Audited.
     pub async fn report(
         &self,
         caller: &Caller,
         study_uid: &Uid,
         sop_instance_uid: Option<&Uid>,
     ) -> Result<(ReportRecord, Vec<u8>), AppError> {
-        caller.authorize(Action::GetStudy)?;
+        caller.authorize(Action::GetReport)?;
         let (archive, uid, sop) = (self.archive.clone(), study_uid.to_string(), sop_instance_uid.cloned());
         let result = blocking(move || {
             let reports = archive.reports(&uid)?;
@@ -277,7 +306,7 @@ impl App {
             Ok((report, bytes))
         })
         .await;
-        self.audited(caller, Action::GetStudy, vec![Some(study_uid.to_string())], result).await
+        self.audited(caller, Action::GetReport, vec![Some(study_uid.to_string())], result).await
     }
 
     /// Wakes the results loop (a routing was recorded).

@@ -255,7 +255,9 @@ impl App {
         let (uid, generation) = (record.study_uid.clone(), record.generation);
         let (outcome, routed) = blocking(move || {
             let outcome = worklist.route(&input)?;
-            let routed = archive.record_scoring(&uid, generation, &stored, now_ms())?;
+            // A routing the worklist did not apply (reading had started) gets no report: the
+            // PACS learns only what is in force.
+            let routed = archive.record_scoring(&uid, generation, &stored, outcome.applied, now_ms())?;
             Ok::<_, AppError>((outcome, routed))
         })
         .await?;

@@ -360,6 +360,7 @@ impl Archive {
         study_uid: &str,
         generation: i64,
         record: &ScoringRecord,
+        report: bool,
         now_ms: i64,
     ) -> Result<bool> {
         let result_json = record.to_json();
@@ -379,6 +380,19 @@ impl Archive {
             == 1;
         if routed {
             tx.execute("DELETE FROM attention WHERE study_uid = ?1", [study_uid]).ctx("recording a scoring")?;
+            // An older routing whose report was not made yet is not reported any more.
+            tx.execute(
+                "DELETE FROM report_queue WHERE study_uid = ?1 AND generation < ?2",
+                params![study_uid, generation],
+            )
+            .ctx("recording a scoring")?;
+            if report {
+                tx.execute(
+                    "INSERT OR IGNORE INTO report_queue (study_uid, generation) VALUES (?1, ?2)",
+                    params![study_uid, generation],
+                )
+                .ctx("recording a scoring")?;
+            }
         }
         tx.commit().ctx("recording a scoring")?;
         Ok(routed)
@@ -519,8 +533,15 @@ impl ArchiveStore for Archive {
         Archive::pending(self)
     }
 
-    fn record_scoring(&self, study_uid: &str, generation: i64, record: &ScoringRecord, now_ms: i64) -> Result<bool> {
-        Archive::record_scoring(self, study_uid, generation, record, now_ms)
+    fn record_scoring(
+        &self,
+        study_uid: &str,
+        generation: i64,
+        record: &ScoringRecord,
+        report: bool,
+        now_ms: i64,
+    ) -> Result<bool> {
+        Archive::record_scoring(self, study_uid, generation, record, report, now_ms)
     }
 
     fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>> {

@@ -112,6 +112,16 @@ impl Archive {
             return Err(Error::UnknownStudy { study_uid: report.study_uid.to_string() });
         }
         tx.execute(
+            "UPDATE reports SET state = 'superseded', last_status = ?2 WHERE study_uid = ?1 AND state = 'pending'",
+            params![report.study_uid.as_str(), format!("superseded by {}", report.sop_instance_uid)],
+        )
+        .ctx("keeping a report")?;
+        tx.execute(
+            "DELETE FROM report_queue WHERE study_uid = ?1 AND generation = ?2",
+            params![report.study_uid.as_str(), report.generation],
+        )
+        .ctx("keeping a report")?;
+        tx.execute(
             "INSERT INTO reports (sop_instance_uid, study_uid, generation, sha256, size_bytes, destination, state,
                                   attempts, created, next_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)",
@@ -214,12 +224,9 @@ impl Archive {
     pub(crate) fn unreported(&self) -> Result<Vec<(String, i64)>> {
         self.connection()
             .prepare_cached(
-                "SELECT s.study_uid, s.generation FROM studies s
-                 WHERE s.state = 'routed'
-                   AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.study_uid = s.study_uid AND r.generation = s.generation)
-                   AND EXISTS (SELECT 1 FROM scorings c WHERE c.study_uid = s.study_uid AND c.generation = s.generation
-                                 AND c.id > (SELECT MAX(scoring_id) FROM reports_since))
-                 ORDER BY s.last_received",
+                "SELECT q.study_uid, q.generation FROM report_queue q
+                 JOIN studies s ON s.study_uid = q.study_uid AND s.generation = q.generation AND s.state = 'routed'
+                 ORDER BY q.rowid",
             )
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .ctx("listing routings without a report")

@@ -41,8 +41,17 @@ pub trait ArchiveStore: Send + Sync {
 
     /// Records a scoring result for `generation`. The study becomes `routed` only if no
     /// instance arrived since that generation; returns whether it did (otherwise it stays
-    /// `complete` and must be scored again).
-    fn record_scoring(&self, study_uid: &str, generation: i64, record: &ScoringRecord, now_ms: i64) -> Result<bool>;
+    /// `complete` and must be scored again). With `report` (the routing was applied to the
+    /// worklist), a routed study's generation is queued for its result report in the same
+    /// transaction ([`ArchiveStore::unreported`]).
+    fn record_scoring(
+        &self,
+        study_uid: &str,
+        generation: i64,
+        record: &ScoringRecord,
+        report: bool,
+        now_ms: i64,
+    ) -> Result<bool>;
 
     /// Everything about one study, or `None` when nothing of it was received.
     fn study(&self, study_uid: &str) -> Result<Option<StudyRecord>>;
@@ -87,7 +96,9 @@ pub trait ArchiveStore: Send + Sync {
     fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed>;
 
     /// Keeps a result report: its bytes as a blob (durable), then its outbox row — `pending`
-    /// with a destination, `kept` without. Unknown study → `UnknownStudy`.
+    /// with a destination, `kept` without — and, in the same transaction, takes its routing
+    /// off the report queue and marks the study's older pending reports `superseded` (a
+    /// stale result is not sent after a newer one). Unknown study → `UnknownStudy`.
     fn add_report(&self, report: &NewReport, bytes: &[u8], now_ms: i64) -> Result<ReportRecord>;
 
     /// Pending reports due at `now_ms`, the longest waiting first, at most `limit`.
@@ -112,7 +123,8 @@ pub trait ArchiveStore: Send + Sync {
     /// How many reports are in each state (for the metrics gauge).
     fn report_counts(&self) -> Result<Vec<(granska_types::ReportState, u64)>>;
 
-    /// Routed studies whose current routing has no report yet (a crash between routing and
-    /// keeping its report), routed since reports exist: `(study, generation)`.
+    /// Routings queued for a report by [`ArchiveStore::record_scoring`] and not yet kept by
+    /// [`ArchiveStore::add_report`], for the study's current generation: `(study, generation)`,
+    /// oldest first.
     fn unreported(&self) -> Result<Vec<(String, i64)>>;
 }

@@ -6,7 +6,13 @@
 //!
 //! ```no_run
 //! # async fn run(app: std::sync::Arc<granska_app::App>, auth: std::sync::Arc<dyn granska_app::auth::Authenticate>) -> Result<(), granska_http::HttpError> {
-//! let options = granska_http::HttpOptions { max_instance_bytes: 128 << 20, max_request_bytes: 2 << 30 };
+//! let options =
+//!     granska_http::HttpOptions {
+//!         max_instance_bytes: 128 << 20,
+//!         max_request_bytes: 2 << 30,
+//!         accept_and_drop: vec![],
+//!         max_requests: 16,
+//!     };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let shutdown = async { tokio::signal::ctrl_c().await.ok(); };
 //! granska_http::serve(listener, granska_http::router(app, auth, options), shutdown).await
@@ -27,7 +33,7 @@ use granska_app::auth::Authenticate;
 pub use error::HttpError;
 
 /// Limits of the HTTP edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {
     /// The largest instance (one part of a STOW-RS body) received, bytes: a larger part is
     /// refused while it streams in, before it is buffered whole.
@@ -35,6 +41,12 @@ pub struct HttpOptions {
     /// The largest request body, bytes (everything a STOW-RS request sends, boundaries
     /// included): refused from its `Content-Length`, or as soon as a chunked body passes it.
     pub max_request_bytes: u64,
+    /// SOP classes listed as stored but not kept (a PACS forwarding a whole study by STOW-RS
+    /// must not fail its job on its presentation states or reports): `dicom.accept_and_drop`.
+    pub accept_and_drop: Vec<String>,
+    /// STOW-RS requests handled at once; more are answered 503 with `Retry-After` at once
+    /// (each may buffer a part of up to `max_instance_bytes`). 0 means 1.
+    pub max_requests: usize,
 }
 
 /// What every route's handler needs: the core, the token check and the limits.
@@ -42,12 +54,15 @@ pub(crate) struct Shared {
     pub(crate) app: Arc<App>,
     pub(crate) auth: Arc<dyn Authenticate>,
     pub(crate) options: HttpOptions,
+    /// One permit per request being handled (`HttpOptions::max_requests`).
+    pub(crate) requests: Arc<tokio::sync::Semaphore>,
 }
 
 /// The HTTP edge's routes: `POST /dicomweb/studies` and `POST /dicomweb/studies/{study}`
 /// (STOW-RS). Each route module adds its own routes here.
 pub fn router(app: Arc<App>, auth: Arc<dyn Authenticate>, options: HttpOptions) -> axum::Router {
-    let edge = Arc::new(Shared { app, auth, options });
+    let requests = Arc::new(tokio::sync::Semaphore::new(options.max_requests.max(1)));
+    let edge = Arc::new(Shared { app, auth, options, requests });
     axum::Router::new().merge(stow::routes(edge))
 }
 

@@ -360,6 +360,14 @@ struct Tally {
 /// bytes, duration).
 async fn store(edge: Arc<Shared>, study: Option<String>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
+    let Ok(_permit) = edge.requests.clone().try_acquire_owned() else {
+        edge.app.metrics().refused.with_label_values(&["http.max_requests"]).inc();
+        tracing::warn!("stow-rs request refused: http.max_requests requests are being handled");
+        let mut busy = (StatusCode::SERVICE_UNAVAILABLE, "busy: http.max_requests STOW-RS requests are being handled")
+            .into_response();
+        busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+        return busy;
+    };
     let received = Arc::new(AtomicU64::new(0));
     let mut tally = Tally::default();
     let response = stow(&edge, study, &headers, body, received.clone(), &mut tally).await;
@@ -502,6 +510,20 @@ async fn store_part(
     if !part.dicom {
         let failure = refusal(FailureReason::CannotUnderstand, meta_instance.clone());
         return Err(PartError::Failed(refused(edge, caller, "wrong-media-type", failure).await));
+    }
+    if let (Some(class), Some(instance)) = (&class_uid, &meta_instance)
+        && edge.options.accept_and_drop.iter().any(|c| c == class)
+    {
+        // Answered as stored (the sender's job must not fail on it), not kept, counted.
+        return match edge.app.drop_instance(caller, class).await {
+            Ok(()) => Ok(Stored { class_uid: class_uid.clone(), instance_uid: instance.clone() }),
+            Err(e @ AppError::Forbidden { .. }) => Err(PartError::Forbidden(e)),
+            Err(e) => Err(PartError::Failed(Failed {
+                reason: failure_reason(&e),
+                status: status(&e),
+                ..refusal(FailureReason::ProcessingFailure, meta_instance.clone())
+            })),
+        };
     }
     let instance_ref = format!("stow part {index}");
     if let Some(study) = study {
@@ -675,7 +697,8 @@ mod tests {
 
     #[test]
     fn a_body_splits_into_its_parts_within_the_limits() {
-        let options = HttpOptions { max_instance_bytes: 5, max_request_bytes: 1000 };
+        let options =
+            HttpOptions { max_instance_bytes: 5, max_request_bytes: 1000, accept_and_drop: vec![], max_requests: 1 };
         let body = "--b\r\nContent-Type: application/dicom\r\n\r\nhello\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n";
         let parts = split_body(Bytes::from(body), "b", &options).unwrap();
         let got: Vec<(bool, &[u8])> = parts.iter().map(|p| (p.dicom, &p.bytes[..])).collect();
@@ -683,7 +706,8 @@ mod tests {
         let over = "--b\r\nContent-Type: application/dicom\r\n\r\nhello!\r\n--b--\r\n";
         let r = split_body(Bytes::from(over), "b", &options);
         assert!(matches!(r, Err(MultipartError::PartTooLarge { part: 1, limit: 5 })), "{r:?}");
-        let small = HttpOptions { max_instance_bytes: 5, max_request_bytes: 10 };
+        let small =
+            HttpOptions { max_instance_bytes: 5, max_request_bytes: 10, accept_and_drop: vec![], max_requests: 1 };
         assert!(matches!(split_body(Bytes::from(body), "b", &small), Err(MultipartError::BodyTooLarge { limit: 10 })));
         assert!(matches!(split_body(Bytes::from("garbage"), "b", &options), Err(MultipartError::Malformed { .. })));
         assert_eq!(split_body(Bytes::from("--b--\r\n"), "b", &options).unwrap(), vec![]);

@@ -103,7 +103,13 @@ enum_map! {
         LateInstance = LateInstance,
         AssociationReleased = AssociationReleased,
     }
-    ReportState <=> ReportState { Pending = Pending, Sent = Sent, Failed = Failed, Kept = Kept }
+    ReportState <=> ReportState {
+        Pending = Pending,
+        Sent = Sent,
+        Failed = Failed,
+        Kept = Kept,
+        Superseded = Superseded,
+    }
     Laterality <=> Laterality { Left = L, Right = R }
     View <=> View {
         Cc = Cc,

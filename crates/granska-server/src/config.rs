@@ -266,11 +266,13 @@ pub struct HttpSection {
     pub listen: String,
     /// Largest STOW-RS request body, MiB.
     pub max_request_mib: u64,
+    /// STOW-RS requests handled at once; more get 503 with `Retry-After`.
+    pub max_requests: usize,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: "127.0.0.1:8080".into(), max_request_mib: 2048 }
+        HttpSection { listen: "127.0.0.1:8080".into(), max_request_mib: 2048, max_requests: 16 }
     }
 }
 

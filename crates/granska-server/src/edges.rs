@@ -9,6 +9,7 @@ use std::time::Duration;
 use granska_app::App;
 use granska_app::auth::Authenticate;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::error::ServerError;
@@ -66,6 +67,8 @@ impl EdgeOptions {
         let http = granska_http::HttpOptions {
             max_instance_bytes,
             max_request_bytes: config.http.max_request_mib.saturating_mul(1 << 20),
+            accept_and_drop: dicom.accept_and_drop.clone(),
+            max_requests: config.http.max_requests,
         };
         let r = &config.results;
         let results = if r.destination.is_empty() {
@@ -89,36 +92,47 @@ impl EdgeOptions {
     }
 }
 
-/// Serves DICOM on `listener` until `stop` resolves; a failure is logged, not fatal.
+/// Serves DICOM on `listener` until `stop` resolves (then finishes the instances being
+/// stored); a failure is logged, not fatal. The handle ends when the edge has stopped.
 pub(crate) fn spawn_dicom(
     listener: TcpListener,
     app: Arc<App>,
     options: granska_dimse::ScpOptions,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+) -> Result<JoinHandle<()>, ServerError> {
     tracing::info!(address = %listener.local_addr()?, ae_title = %options.ae_title, "DICOM listening (C-STORE, C-ECHO)");
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         if let Err(e) = granska_dimse::serve(listener, app, options, stop).await {
             tracing::error!(error = %e, "DICOM listener failed");
         }
-    });
-    Ok(())
+    }))
 }
 
-/// Serves HTTP (STOW-RS) on `listener` until `stop` resolves; a failure is logged, not fatal.
+/// Serves HTTP (STOW-RS) on `listener` until `stop` resolves (then finishes the requests in
+/// flight); a failure is logged, not fatal. The handle ends when the edge has stopped.
 pub(crate) fn spawn_http(
     listener: TcpListener,
     app: Arc<App>,
     auth: Arc<dyn Authenticate>,
     options: granska_http::HttpOptions,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+) -> Result<JoinHandle<()>, ServerError> {
     tracing::info!(address = %listener.local_addr()?, "HTTP listening (STOW-RS at /dicomweb)");
     let router = granska_http::router(app, auth, options);
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         if let Err(e) = granska_http::serve(listener, router, stop).await {
             tracing::error!(error = %e, "HTTP listener failed");
         }
-    });
-    Ok(())
+    }))
 }
+
+/// Waits for the edges to finish what they were answering, at most [`DRAIN`].
+pub(crate) async fn drain(edges: Vec<JoinHandle<()>>) {
+    let all = futures_util::future::join_all(edges);
+    if tokio::time::timeout(DRAIN, all).await.is_err() {
+        tracing::warn!(seconds = DRAIN.as_secs(), "DICOM/HTTP edges still busy at shutdown; stopping them");
+    }
+}
+
+/// How long shutdown waits for instances being stored over DICOM or STOW-RS.
+const DRAIN: Duration = Duration::from_secs(30);

@@ -109,17 +109,13 @@ pub async fn serve(
     if let Some(metrics_listener) = metrics {
         spawn_metrics(metrics_listener, core.metrics.clone(), core.stop.clone())?;
     }
+    let mut running = Vec::new();
     if let Some(dicom) = dicom {
-        edges::spawn_dicom(dicom, core.app.clone(), edges.dicom, stopped(core.stop.clone()))?;
+        running.push(edges::spawn_dicom(dicom, core.app.clone(), edges.dicom, stopped(core.stop.clone()))?);
     }
     if let Some(http) = http {
-        edges::spawn_http(
-            http,
-            core.app.clone(),
-            Arc::new(core.tokens.clone()),
-            edges.http,
-            stopped(core.stop.clone()),
-        )?;
+        let auth = Arc::new(core.tokens.clone());
+        running.push(edges::spawn_http(http, core.app.clone(), auth, edges.http, stopped(core.stop.clone()))?);
     }
     let router = route(transport(&config.server)?, &config, core.app, core.tokens).await?;
     let sc = &config.server;
@@ -135,6 +131,7 @@ pub async fn serve(
     );
     tracing::info!(%address, tls = sc.tls.is_some(), data_dir = %sc.data_dir.display(), "granska serving");
     router.serve_with_incoming_shutdown(incoming, stopped(core.stop)).await?;
+    edges::drain(running).await;
     tracing::info!("granska stopped");
     Ok(())
 }

@@ -205,6 +205,8 @@ vocabulary! {
         Failed,
         /// No destination configured: kept in the archive only.
         Kept,
+        /// A newer report of the study was made before this one was delivered: not sent.
+        Superseded,
     }
 }
 

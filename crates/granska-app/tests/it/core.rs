@@ -153,11 +153,13 @@ async fn every_use_case_authorises_audits_and_publishes() {
     let unknown = Uid::parse("1.2.3.999").unwrap();
     assert!(app.association_released(&pacs, &[uid.clone(), unknown]).await.unwrap().is_empty(), "already routed");
 
-    // The routing's result report: kept (no destination), readable by the admin and researchers.
+    // The routing's result report: kept (no destination); it names the patient, so only the
+    // admin reads it.
     assert!(matches!(app.report(&pacs, &uid, None).await, Err(AppError::Forbidden { .. })));
+    assert!(matches!(app.report(&rita, &uid, None).await, Err(AppError::Forbidden { .. })));
     let started = Instant::now();
     let (report, bytes) = loop {
-        match app.report(&rita, &uid, None).await {
+        match app.report(&root, &uid, None).await {
             Ok(r) => break r,
             Err(AppError::UnknownReport { .. }) if started.elapsed() < Duration::from_secs(30) => {
                 tokio::time::sleep(Duration::from_millis(50)).await
@@ -182,7 +184,8 @@ async fn every_use_case_authorises_audits_and_publishes() {
         audit.iter().any(|(p, _, o)| p == "pacs-1" && o.starts_with("dropped: SOP class 1.2.840.10008.5.1.4.1.1.7"))
     );
     assert!(audit.iter().any(|(p, a, o)| p == "pacs-1" && a == "Ingest.Upload" && o == "ok: duplicate"));
-    assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") >= 2, "{audit:?}");
+    assert!(count("root", "Ingest.GetStudy") >= 1 && count("rita", "Ingest.GetStudy") == 1, "{audit:?}");
+    assert!(count("root", "Ingest.GetReport") >= 1 && count("rita", "Ingest.GetReport") == 0, "{audit:?}");
     assert_eq!(count("alice", "Worklist.ClaimNext"), 1);
     assert_eq!(count("alice", "Worklist.SubmitRead"), 1, "the refused submit never reached the store");
     assert_eq!(count("alice", "Ingest.Upload"), 0, "a refused role leaves no record");

@@ -38,6 +38,7 @@ fn the_permission_table_is_role_by_action() {
         Ingest.RetryStudy          denied      denied      denied      allowed
         Ingest.RemoveInstance      denied      denied      denied      allowed
         Audit.Read                 denied      denied      denied      allowed
+        Ingest.GetReport           denied      denied      denied      allowed
     "#]]
     .assert_eq(&table);
 }

@@ -128,15 +128,15 @@ pub fn four_views_complete_a_study_and_late_instances_reopen_it<A: ArchiveStore>
     let study = archive.study("1.2.3").unwrap().unwrap();
     assert_eq!((study.generation, study.instances.len()), (4, 4));
     // A scoring of generation 4 routes it; a late instance sends it back to be re-scored.
-    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 3000).unwrap());
+    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), false, 3000).unwrap());
     assert!(archive.pending().unwrap().is_empty());
     let out = archive.put(b"late", &instance("1.2.3.1.9", "L", "XCCL"), 4000).unwrap();
     assert!(matches!(out, PutOutcome::Stored { state: StudyState::Complete, became_complete: true, .. }));
     let study = archive.study("1.2.3").unwrap().unwrap();
     assert_eq!(study.completion, Some(Completion::LateInstance));
     // A scoring of an older generation does not route it.
-    assert!(!archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
-    assert!(archive.record_scoring("1.2.3", 5, &ScoringRecord::unscorable("test".into()), 5000).unwrap());
+    assert!(!archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), false, 5000).unwrap());
+    assert!(archive.record_scoring("1.2.3", 5, &ScoringRecord::unscorable("test".into()), false, 5000).unwrap());
     assert_eq!(archive.study("1.2.3").unwrap().unwrap().scorings.len(), 3);
     // Blobs read back and are checked.
     let sha = &study.instances[0].sha256;
@@ -213,7 +213,7 @@ pub fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance<A: Archive
     assert!(archive.study("1.2.3").unwrap().unwrap().attention.is_none());
     // Routing clears what is left of failures under the limit.
     archive.record_failure("1.2.4", "transient", 3, 6000).unwrap();
-    assert!(archive.record_scoring("1.2.4", 4, &ScoringRecord::unscorable("test".into()), 7000).unwrap());
+    assert!(archive.record_scoring("1.2.4", 4, &ScoringRecord::unscorable("test".into()), false, 7000).unwrap());
     assert!(archive.study("1.2.4").unwrap().unwrap().attention.is_none());
 }
 
@@ -221,7 +221,7 @@ pub fn repeated_failures_park_a_study_until_a_retry_or_a_new_instance<A: Archive
 pub fn removing_an_instance_lets_the_correct_copy_in<A: ArchiveStore>(make: &dyn Fn() -> A) {
     let archive = make();
     four_views(&archive, "1.2.3");
-    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), 200).unwrap());
+    assert!(archive.record_scoring("1.2.3", 4, &ScoringRecord::unscorable("test".into()), false, 200).unwrap());
     // A copy corrupted in transit was stored; the correct copy is refused.
     let err = archive.put(b"correct", &in_study("1.2.3", "1.2.3.1.0", "L", "CC"), 300).unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }));
@@ -235,9 +235,10 @@ pub fn removing_an_instance_lets_the_correct_copy_in<A: ArchiveStore>(make: &dyn
     assert!(matches!(archive.remove_instance("9.9", 600), Err(Error::UnknownInstance { .. })));
 }
 
-/// Reports: kept durably with their bytes; a pending one is due at once, retried when due, and
-/// ends `sent` (never recorded twice) or `failed`; without a destination it is `kept`; the
-/// routings that have no report are listed until one is kept.
+/// Reports: a routing recorded with `report` is queued (one without is not) until its report is
+/// kept; kept durably with its bytes; a pending one is due at once, retried when due, and ends
+/// `sent` (never recorded twice) or `failed`; a newer report supersedes an older pending one;
+/// without a destination a report is `kept`.
 pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &dyn Fn() -> A) {
     let archive = make();
     let report = |sop: &str, destination: &str| NewReport {
@@ -246,20 +247,32 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
         generation: 4,
         destination: destination.into(),
     };
-    assert!(matches!(
-        archive.add_report(&report("9.1", "PACS@127.0.0.1:104"), b"sr", 10),
-        Err(Error::UnknownStudy { .. })
-    ));
+    let pacs = "PACS@127.0.0.1:104";
+    assert!(matches!(archive.add_report(&report("9.1", pacs), b"sr", 10), Err(Error::UnknownStudy { .. })));
     four_views(&archive, "1.2.3");
     let generation = archive.study("1.2.3").unwrap().unwrap().generation;
-    archive.record_scoring("1.2.3", generation, &ScoringRecord::unscorable("test".into()), 5000).unwrap();
-    assert_eq!(archive.unreported().unwrap(), vec![("1.2.3".to_owned(), generation)]);
+    let scoring = ScoringRecord::unscorable("test".into());
+    // Not applied to the worklist (reading had started): no report.
+    archive.record_scoring("1.2.3", generation, &scoring, false, 5000).unwrap();
+    assert!(archive.unreported().unwrap().is_empty());
+    four_views(&archive, "1.2.4");
+    let g4 = archive.study("1.2.4").unwrap().unwrap().generation;
+    archive.record_scoring("1.2.4", g4, &scoring, true, 5000).unwrap();
+    assert_eq!(archive.unreported().unwrap(), vec![("1.2.4".to_owned(), g4)]);
+    // A late instance: the queued routing is no longer the study's; the next one replaces it.
+    archive.put(b"late", &in_study("1.2.4", "1.2.4.1.9", "L", "XCCL"), 6000).unwrap();
+    assert!(archive.unreported().unwrap().is_empty(), "the queued routing is stale");
+    let g4 = archive.study("1.2.4").unwrap().unwrap().generation;
+    archive.record_scoring("1.2.4", g4, &scoring, true, 7000).unwrap();
+    assert_eq!(archive.unreported().unwrap(), vec![("1.2.4".to_owned(), g4)]);
+    let for_4 = NewReport { study_uid: uid("1.2.4"), generation: g4, ..report("9.0", pacs) };
+    archive.add_report(&for_4, b"sr of 1.2.4", 7100).unwrap();
+    assert!(archive.unreported().unwrap().is_empty(), "keeping the report takes it off the queue");
 
-    let sent = NewReport { generation, ..report("9.1", "PACS@127.0.0.1:104") };
+    let sent = NewReport { generation, ..report("9.1", pacs) };
     let kept = archive.add_report(&sent, b"first sr", 100).unwrap();
     assert_eq!((kept.state, kept.attempts, kept.next_ms), (ReportState::Pending, 0, 100));
     assert_eq!(archive.read_blob(&kept.sha256).unwrap(), b"first sr");
-    assert!(archive.unreported().unwrap().is_empty(), "the routing has its report");
     assert_eq!(archive.next_report_due().unwrap(), Some(100));
     assert!(archive.due_reports(99, 10).unwrap().is_empty());
     assert_eq!(archive.due_reports(100, 10).unwrap(), vec![kept.clone()]);
@@ -268,7 +281,7 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
     let after = archive.record_report_attempt("9.1", &retry, 110).unwrap();
     assert_eq!((after.state, after.attempts, after.next_ms), (ReportState::Pending, 1, 300));
     assert_eq!(after.last_status.as_deref(), Some("cannot connect"));
-    assert!(archive.due_reports(299, 10).unwrap().is_empty());
+    assert!(!archive.due_reports(299, 10).unwrap().iter().any(|r| r.sop_instance_uid == "9.1"));
     let done =
         archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 300).unwrap();
     assert_eq!((done.state, done.attempts, done.last_ms), (ReportState::Sent, 2, Some(300)));
@@ -279,18 +292,23 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
         ),
         "a delivered report is never recorded as delivered twice"
     );
-    assert!(archive.due_reports(i64::MAX, 10).unwrap().is_empty());
 
-    let give_up = NewReport { generation, ..report("9.2", "PACS@127.0.0.1:104") };
+    let give_up = NewReport { generation, ..report("9.2", pacs) };
     archive.add_report(&give_up, b"second sr", 400).unwrap();
     let failed = archive
         .record_report_attempt("9.2", &ReportAttempt::NotDelivered { status: "0xA700".into(), retry_at_ms: None }, 500)
         .unwrap();
     assert_eq!(failed.state, ReportState::Failed);
-    let only_kept = NewReport { generation, ..report("9.3", "") };
-    assert_eq!(archive.add_report(&only_kept, b"third sr", 600).unwrap().state, ReportState::Kept);
+    // A pending report is superseded by a newer one of its study, which alone is sent.
+    archive.add_report(&NewReport { generation, ..report("9.3", pacs) }, b"third sr", 600).unwrap();
+    archive.add_report(&NewReport { generation, ..report("9.4", pacs) }, b"fourth sr", 700).unwrap();
+    let due: Vec<_> =
+        archive.due_reports(i64::MAX, 10).unwrap().into_iter().map(|r| r.sop_instance_uid.to_string()).collect();
+    assert!(due.contains(&"9.4".to_owned()) && !due.contains(&"9.3".to_owned()), "{due:?}");
+    let only_kept = NewReport { generation, ..report("9.5", "") };
+    assert_eq!(archive.add_report(&only_kept, b"fifth sr", 800).unwrap().state, ReportState::Kept);
     assert!(matches!(
-        archive.record_report_attempt("9.9", &ReportAttempt::Delivered { status: "0x0000".into() }, 700),
+        archive.record_report_attempt("9.9", &ReportAttempt::Delivered { status: "0x0000".into() }, 900),
         Err(Error::UnknownReport { .. })
     ));
 
@@ -301,12 +319,22 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
         [
             ("9.1".to_owned(), ReportState::Sent),
             ("9.2".to_owned(), ReportState::Failed),
-            ("9.3".to_owned(), ReportState::Kept)
+            ("9.3".to_owned(), ReportState::Superseded),
+            ("9.4".to_owned(), ReportState::Superseded),
+            ("9.5".to_owned(), ReportState::Kept),
         ]
     );
+    let superseded = &archive.reports("1.2.3").unwrap()[2];
+    assert_eq!(superseded.last_status.as_deref(), Some("superseded by 9.4"));
     let counts = archive.report_counts().unwrap();
     assert_eq!(
         counts,
-        [(ReportState::Pending, 0), (ReportState::Sent, 1), (ReportState::Failed, 1), (ReportState::Kept, 1)]
+        [
+            (ReportState::Pending, 1), // 1.2.4's
+            (ReportState::Sent, 1),
+            (ReportState::Failed, 1),
+            (ReportState::Kept, 1),
+            (ReportState::Superseded, 2),
+        ]
     );
 }

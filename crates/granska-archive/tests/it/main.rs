@@ -83,14 +83,14 @@ fn the_reports_migration_widens_completion_and_reports_only_new_routings() {
     let archive = Archive::open(dir.path()).unwrap();
     archive.put(b"a", &in_study("1.2.3", "1.2.3.1", "L", "CC"), 10).unwrap();
     archive.complete("1.2.3", Completion::QuietPeriod).unwrap();
-    archive.record_scoring("1.2.3", 1, &granska_types::ScoringRecord::unscorable("old".into()), 20).unwrap();
+    archive.record_scoring("1.2.3", 1, &granska_types::ScoringRecord::unscorable("old".into()), true, 20).unwrap();
     archive.put(b"b", &in_study("4.5.6", "4.5.6.1", "L", "CC"), 10).unwrap();
     drop(archive);
     // Back to schema 2 as version 2 wrote it: no reports, the narrower completion CHECK.
     let conn = rusqlite::Connection::open(dir.path().join("archive.db")).unwrap();
     let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).unwrap();
     conn.execute_batch(&format!(
-        "DROP TABLE reports; DROP TABLE reports_since; PRAGMA user_version = 2;
+        "DROP TABLE reports; DROP TABLE report_queue; PRAGMA user_version = 2;
          PRAGMA writable_schema = ON;
          UPDATE sqlite_schema SET sql = replace(sql, ', ''association-released''', '') WHERE name = 'studies';
          PRAGMA writable_schema = OFF; PRAGMA schema_version = {};",
@@ -109,7 +109,7 @@ fn the_reports_migration_widens_completion_and_reports_only_new_routings() {
     assert!(archive.unreported().unwrap().is_empty(), "routings from before the upgrade get no report");
     archive.put(b"c", &in_study("1.2.3", "1.2.3.2", "L", "MLO"), 30).unwrap();
     archive.complete("1.2.3", Completion::QuietPeriod).unwrap();
-    archive.record_scoring("1.2.3", 2, &granska_types::ScoringRecord::unscorable("new".into()), 40).unwrap();
+    archive.record_scoring("1.2.3", 2, &granska_types::ScoringRecord::unscorable("new".into()), true, 40).unwrap();
     assert_eq!(archive.unreported().unwrap(), [("1.2.3".to_owned(), 2)]);
 }
 
@@ -120,7 +120,7 @@ fn studies_stored_with_an_invalid_uid_before_validation_are_parked_by_the_migrat
     // Back to schema 1, holding what older versions stored: a study UID with a backslash.
     let conn = rusqlite::Connection::open(dir.path().join("archive.db")).unwrap();
     conn.execute_batch(
-        "DROP TABLE reports; DROP TABLE reports_since; DROP TABLE attention; PRAGMA user_version = 1;
+        "DROP TABLE reports; DROP TABLE report_queue; DROP TABLE attention; PRAGMA user_version = 1;
          INSERT INTO studies (study_uid, state, generation, first_received, last_received)
              VALUES ('1.2.3\\4', 'complete', 4, 10, 20), ('1.2.5', 'complete', 4, 10, 20);",
     )

@@ -88,6 +88,9 @@ struct Session<'a> {
     dropped: u32,
     refused: u32,
     studies: Vec<Uid>,
+    /// Studies with an instance refused for resources (0xA700): the sender retries it, so the
+    /// release does not complete them.
+    retried_later: Vec<Uid>,
 }
 
 /// Runs one association on an admitted connection to its end.
@@ -130,6 +133,7 @@ pub(super) async fn run(shared: &Shared, socket: TcpStream, ip: IpAddr, stopping
         dropped: 0,
         refused: 0,
         studies: Vec::new(),
+        retried_later: Vec::new(),
     };
     let (outcome, abort, reason) = session.serve(&mut assoc, stopping).await;
     if abort {
@@ -137,6 +141,7 @@ pub(super) async fn run(shared: &Shared, socket: TcpStream, ip: IpAddr, stopping
     } else {
         drop(assoc);
     }
+    session.studies.retain(|s| !session.retried_later.contains(s));
     if outcome == Outcome::Released && !session.studies.is_empty() {
         // A completion hint: the sender says it sent what it had.
         if let Err(e) = shared.app.association_released(&session.caller, &session.studies).await {
@@ -369,7 +374,16 @@ impl Session<'_> {
             Err(rejected) => {
                 self.refused += 1;
                 tracing::info!(calling_ae = %self.calling_ae, message_id, error = %rejected.error, "C-STORE refused");
-                store_status(&rejected.error)
+                let answer = store_status(&rejected.error);
+                // Out of resources: the sender will send it again later, so the release of
+                // this association must not complete its study without it.
+                if answer.0 == status::OUT_OF_RESOURCES
+                    && let Ok(study) = Uid::parse(&rejected.study_uid)
+                    && !self.retried_later.contains(&study)
+                {
+                    self.retried_later.push(study);
+                }
+                answer
             }
         }
     }

@@ -250,7 +250,8 @@ fn broken_command_sets_are_typed_errors() {
         // A UL of 6 bytes: dicom-rs would read 4 and take the rest as the next header.
         [&[0u8, 0, 0, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0, 0][..], &good[..]].concat(),
         std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/dimse/oom-odd-ul-length-desync"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fuzz-regressions/dimse/oom-odd-ul-length-desync"),
         )
         .unwrap(),
         Command::Other { command_field: 1, message_id: Some(1), sop_class_uid: None, has_data_set: true }

@@ -14,7 +14,12 @@ pub fn replay(data: &[u8]) {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
     };
-    let options = granska_http::HttpOptions { max_instance_bytes: 4096, max_request_bytes: 65536 };
+    let options = granska_http::HttpOptions {
+        max_instance_bytes: 4096,
+        max_request_bytes: 65536,
+        accept_and_drop: vec![],
+        max_requests: 16,
+    };
     let boundary = stow::parse_content_type(&String::from_utf8_lossy(head)).unwrap_or_else(|_| "b".to_owned());
     let Ok(parts) = stow::split_body(bytes::Bytes::copy_from_slice(content), &boundary, &options) else { return };
     for part in parts {

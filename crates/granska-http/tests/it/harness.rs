@@ -52,7 +52,12 @@ pub struct Server {
 
 /// Roomy limits: 64 MiB per instance, 256 MiB per request.
 pub fn roomy() -> HttpOptions {
-    HttpOptions { max_instance_bytes: 64 << 20, max_request_bytes: 256 << 20 }
+    HttpOptions {
+        max_instance_bytes: 64 << 20,
+        max_request_bytes: 256 << 20,
+        accept_and_drop: vec![],
+        max_requests: 16,
+    }
 }
 
 pub async fn start(options: HttpOptions) -> Server {

@@ -237,7 +237,7 @@ async fn a_radiologist_is_refused_before_the_body_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_cap_is_413() {
-    let server = start(HttpOptions { max_instance_bytes: 64 << 20, max_request_bytes: 1 << 20 }).await;
+    let server = start(HttpOptions { max_request_bytes: 1 << 20, ..roomy() }).await;
     let (study, views) = exam(18);
     let content = body(&dicom_parts(&views));
     assert!(content.len() > 1 << 20);
@@ -264,7 +264,7 @@ async fn a_body_over_the_cap_is_413() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_over_the_instance_cap_fails_with_a700() {
-    let server = start(HttpOptions { max_instance_bytes: 100_000, max_request_bytes: 256 << 20 }).await;
+    let server = start(HttpOptions { max_instance_bytes: 100_000, ..roomy() }).await;
     let (study, views) = exam(19);
     let reply = post(server.addr, STUDIES, Some(PACS), Some(STOW_TYPE), body(&dicom_parts(&views))).await;
     assert_eq!(reply.status, 413, "{}", reply.text());
@@ -336,4 +336,23 @@ fn arbitrary_bytes_as_a_body_never_break_the_edge() {
             Ok(())
         })
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_and_drop_classes_are_listed_as_stored_but_not_kept() {
+    // As a PACS forwards a study's presentation states and reports with it: here the MG class
+    // itself is on the list, so that real views exercise the path.
+    let server = start(HttpOptions { accept_and_drop: vec![MG_FOR_PRESENTATION.into()], ..roomy() }).await;
+    let (study, views) = exam(17);
+    let reply = post(server.addr, STUDIES, Some(PACS), Some(STOW_TYPE), body(&dicom_parts(&views[..2]))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let expected: Vec<(String, String)> =
+        views[..2].iter().map(|v| (MG_FOR_PRESENTATION.to_owned(), sop_instance_uid(v))).collect();
+    assert_eq!(referenced(&reply.json()), expected);
+    assert_eq!(stored_count(&server, &study), 0, "dropped, not stored");
+    let metrics = server.app.metrics().render();
+    assert!(
+        metrics.contains(&format!("instances_dropped_total{{sop_class=\"{MG_FOR_PRESENTATION}\"}} 2")),
+        "{metrics}"
+    );
 }

@@ -389,7 +389,7 @@ impl pb::ingest_server::Ingest for IngestService {
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
         let who = caller(&request)?;
-        who.authorize(Action::GetStudy).map_err(status)?; // the role before the arguments
+        who.authorize(Action::GetReport).map_err(status)?; // the role before the arguments
         let study = uid("study_instance_uid", &request.get_ref().study_instance_uid)?;
         let sop = match request.get_ref().sop_instance_uid.as_str() {
             "" => None,

@@ -41,6 +41,12 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
         Rpc::Models => code(models.get(pb::GetModelsRequest {}).await.map(drop)),
         Rpc::ListNeedsAttention => code(ingest.list_needs_attention(pb::ListNeedsAttentionRequest {}).await.map(drop)),
         Rpc::RetryStudy => code(ingest.retry_study(pb::RetryStudyRequest { study_instance_uid: uid }).await.map(drop)),
+        Rpc::GetReport => code(
+            ingest
+                .get_report(pb::GetReportRequest { study_instance_uid: uid, sop_instance_uid: String::new() })
+                .await
+                .map(drop),
+        ),
         // No RPC reads the audit log yet (the core's `read_audit` is tested in granska-app).
         Rpc::ReadAudit => unreachable!("skipped by the caller"),
         Rpc::RemoveInstance => code(
@@ -100,6 +106,7 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
         Ingest.ListNeedsAttention denied      denied      denied      allowed
         Ingest.RetryStudy      denied      denied      denied      allowed
         Ingest.RemoveInstance  denied      denied      denied      allowed
+        Ingest.GetReport       denied      denied      denied      allowed
     "#]]
     .assert_eq(&table);
     // Health answers standard probes without a token (it reveals only SERVING); reflection

@@ -321,7 +321,7 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let mut client = args.connection.connect(Role::Researcher).await?.ingest();
+        let mut client = args.connection.connect(Role::Admin).await?.ingest();
         let answer = client
             .get_report(pb::GetReportRequest {
                 study_instance_uid: args.study_uid.clone(),
