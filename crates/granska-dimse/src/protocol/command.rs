@@ -352,7 +352,7 @@ fn check_lengths(bytes: &[u8]) -> Result<(), ProtocolError> {
         // dicom-rs read fewer bytes than declared and lose its place: the next "length" it reads
         // is data, and it reserves up to 4 GB for it (found by fuzzing).
         let size = value_size(Tag(group, element));
-        if declared as usize % size != 0 {
+        if !(declared as usize).is_multiple_of(size) {
             return Err(ProtocolError::ValueLength { group, element, offset, declared, size });
         }
         offset += 8 + declared as usize;
