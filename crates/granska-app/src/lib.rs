@@ -24,6 +24,8 @@ mod reading;
 pub mod results;
 pub mod scoring;
 mod study;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,62 +3,20 @@
 //! must authorise first (a refused call leaves no audit record and changes nothing), write its
 //! audit record, and publish its worklist change.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use granska_app::{Action, App, AppError, AppOptions, AppParts, Caller, ChangeKind, Edge};
+use granska_app::{Action, AppError, Caller, ChangeKind, Edge};
 use granska_archive::{Archive, ArchiveStore, AuditFilter};
-use granska_dicom::Profile;
-use granska_model::{Engine, EngineConfig, Model, Scorer};
 use granska_phantom::{Options, Size};
-use granska_triage::Policy;
 use granska_types::{Role, StudyState, Uid};
 use granska_worklist::model::ReadDecision;
-use granska_worklist::{SqliteStore, StoreOptions};
 
 fn caller(principal: &str, role: Role) -> Caller {
     Caller { principal: principal.into(), role, edge: Edge::Grpc }
 }
 
-struct Core {
-    app: Arc<App>,
-    archive: Arc<Archive>,
-    _stop: tokio::sync::watch::Sender<bool>,
-    _data: tempfile::TempDir,
-}
-
-fn start() -> Core {
-    let data = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model = Model::load(root.join(granska_model::SHIPPED_MODEL)).unwrap();
-    let engine = Engine::start(&model, &EngineConfig { intra_threads: 1, ..EngineConfig::default() }).unwrap();
-    let archive = Arc::new(Archive::open(data.path()).unwrap());
-    let worklist = Arc::new(SqliteStore::open(data.path().join("worklist.db"), StoreOptions::default()).unwrap());
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let app = App::start(
-        AppParts {
-            archive: archive.clone(),
-            worklist,
-            policy: (Policy::builtin("masai").unwrap(), String::new()),
-            scorer: Arc::new(Scorer { model, engine }),
-            metrics: granska_app::Metrics::new(),
-            results: None,
-        },
-        AppOptions {
-            profile: Profile::Strict,
-            quiet: Duration::from_secs(60),
-            timeout: Duration::from_secs(60),
-            workers: 1,
-            queue: 8,
-            min_free_bytes: 0,
-            max_instance_bytes: 64 << 20,
-            max_attempts: 3,
-            retry_backoff: Duration::from_millis(100),
-            results: granska_app::ResultsOptions::default(),
-        },
-        stopping,
-    );
-    Core { app, archive, _stop: stop, _data: data }
+fn start() -> granska_app::testing::TestCore {
+    granska_app::testing::start(granska_app::testing::options())
 }
 
 fn audit_actions(archive: &Archive) -> Vec<(String, String, String)> {

@@ -6,15 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use granska_app::{App, AppOptions, AppParts, Caller, Edge, StudyView};
-use granska_archive::Archive;
-use granska_dicom::Profile;
+use granska_app::{App, AppOptions, Caller, Edge, StudyView};
 use granska_dimse::ScpOptions;
-use granska_model::{Engine, EngineConfig, Model, Scorer};
 use granska_phantom::{Options, Size};
-use granska_triage::Policy;
 use granska_types::{Role, StudyState, Uid};
-use granska_worklist::{SqliteStore, StoreOptions};
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -26,8 +21,8 @@ pub struct Scp {
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), granska_dimse::DimseError>>>,
-    _core_stop: tokio::sync::watch::Sender<bool>,
-    _data: tempfile::TempDir,
+    /// The core (stopped and its data removed when dropped).
+    _core: granska_app::testing::TestCore,
 }
 
 /// Core settings a test changes.
@@ -42,37 +37,12 @@ impl Default for CoreOptions {
     }
 }
 
-pub fn start_core(options: &CoreOptions) -> (Arc<App>, tokio::sync::watch::Sender<bool>, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let model = Model::load(workspace_root().join(granska_model::SHIPPED_MODEL)).unwrap();
-    let engine = Engine::start(&model, &EngineConfig { intra_threads: 1, ..EngineConfig::default() }).unwrap();
-    let archive = Arc::new(Archive::open(data.path()).unwrap());
-    let worklist = Arc::new(SqliteStore::open(data.path().join("worklist.db"), StoreOptions::default()).unwrap());
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let app = App::start(
-        AppParts {
-            archive,
-            worklist,
-            policy: (Policy::builtin("masai").unwrap(), String::new()),
-            scorer: Arc::new(Scorer { model, engine }),
-            metrics: granska_app::Metrics::new(),
-            results: None,
-        },
-        AppOptions {
-            profile: Profile::Strict,
-            quiet: options.quiet,
-            timeout: Duration::from_secs(60),
-            workers: 1,
-            queue: 8,
-            min_free_bytes: 0,
-            max_instance_bytes: options.max_instance_bytes,
-            max_attempts: 3,
-            retry_backoff: Duration::from_millis(100),
-            results: granska_app::ResultsOptions::default(),
-        },
-        stopping,
-    );
-    (app, stop, data)
+pub fn start_core(options: &CoreOptions) -> granska_app::testing::TestCore {
+    granska_app::testing::start(AppOptions {
+        quiet: options.quiet,
+        max_instance_bytes: options.max_instance_bytes,
+        ..granska_app::testing::options()
+    })
 }
 
 impl Scp {
@@ -82,14 +52,15 @@ impl Scp {
     }
 
     pub async fn start_with(options: ScpOptions, core: &CoreOptions) -> Scp {
-        let (app, core_stop, data) = start_core(core);
+        let core = start_core(core);
+        let app = core.app.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(granska_dimse::serve(listener, app.clone(), options, async {
             let _ = stopped.await;
         }));
-        Scp { app, addr, stop: Some(stop), served: Some(served), _core_stop: core_stop, _data: data }
+        Scp { app, addr, stop: Some(stop), served: Some(served), _core: core }
     }
 
     pub fn port(&self) -> String {

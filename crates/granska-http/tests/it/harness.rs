@@ -8,15 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use granska_app::auth::{Authenticate, Principal};
-use granska_app::{App, AppOptions, AppParts, Caller, Edge};
+use granska_app::{App, AppOptions, Caller, Edge};
 use granska_archive::Archive;
-use granska_dicom::Profile;
 use granska_http::HttpOptions;
-use granska_model::{Engine, EngineConfig, Model, Scorer};
 use granska_phantom::{Options, Size};
-use granska_triage::Policy;
 use granska_types::Role;
-use granska_worklist::{SqliteStore, StoreOptions};
 use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -45,9 +41,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub app: Arc<App>,
     pub archive: Arc<Archive>,
-    _stop: tokio::sync::watch::Sender<bool>,
+    _core: granska_app::testing::TestCore,
     _shutdown: tokio::sync::oneshot::Sender<()>,
-    _data: tempfile::TempDir,
 }
 
 /// Roomy limits: 64 MiB per instance, 256 MiB per request.
@@ -71,36 +66,8 @@ pub async fn start_with(options: HttpOptions, min_free_bytes: u64) -> Server {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let data = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model = Model::load(root.join(granska_model::SHIPPED_MODEL)).unwrap();
-    let engine = Engine::start(&model, &EngineConfig { intra_threads: 1, ..EngineConfig::default() }).unwrap();
-    let archive = Arc::new(Archive::open(data.path()).unwrap());
-    let worklist = Arc::new(SqliteStore::open(data.path().join("worklist.db"), StoreOptions::default()).unwrap());
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let app = App::start(
-        AppParts {
-            archive: archive.clone(),
-            worklist,
-            policy: (Policy::builtin("masai").unwrap(), String::new()),
-            scorer: Arc::new(Scorer { model, engine }),
-            metrics: granska_app::Metrics::new(),
-            results: None,
-        },
-        AppOptions {
-            profile: Profile::Strict,
-            quiet: Duration::from_secs(60),
-            timeout: Duration::from_secs(60),
-            workers: 1,
-            queue: 8,
-            min_free_bytes,
-            max_instance_bytes: 64 << 20,
-            max_attempts: 3,
-            retry_backoff: Duration::from_millis(100),
-            results: granska_app::ResultsOptions::default(),
-        },
-        stopping,
-    );
+    let core = granska_app::testing::start(AppOptions { min_free_bytes, ..granska_app::testing::options() });
+    let (app, archive) = (core.app.clone(), core.archive.clone());
     let tokens = Tokens(HashMap::from([
         (PACS, Principal { name: "pacs-1".into(), role: Role::Pacs }),
         (RADIOLOGIST, Principal { name: "alice".into(), role: Role::Radiologist }),
@@ -113,7 +80,7 @@ pub async fn start_with(options: HttpOptions, min_free_bytes: u64) -> Server {
     tokio::spawn(granska_http::serve(listener, router, async move {
         let _ = down.await;
     }));
-    Server { addr, app, archive, _stop: stop, _shutdown: shutdown, _data: data }
+    Server { addr, app, archive, _core: core, _shutdown: shutdown }
 }
 
 /// The four views of phantom exam `seed` as Part 10 bytes, and its Study Instance UID.
