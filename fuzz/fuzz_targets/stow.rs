@@ -11,10 +11,18 @@ use granska_http::HttpOptions;
 use granska_http::stow;
 use libfuzzer_sys::fuzz_target;
 
-const OPTIONS: HttpOptions =
-    HttpOptions { max_instance_bytes: 4096, max_request_bytes: 65536, accept_and_drop: Vec::new(), max_requests: 1 };
+fn options() -> HttpOptions {
+    HttpOptions {
+        max_instance_bytes: 4096,
+        max_request_bytes: 65536,
+        accept_and_drop: Vec::new(),
+        max_requests: 1,
+        sessions: granska_http::session::SessionOptions::default(),
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
+    let options = options();
     let (head, content) = match data.iter().position(|&b| b == b'\n') {
         Some(at) => (&data[..at], &data[at + 1..]),
         None => (data, &[][..]),
@@ -27,15 +35,15 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => "b".to_owned(),
     };
-    let Ok(parts) = stow::split_body(bytes::Bytes::copy_from_slice(content), &boundary, &OPTIONS) else { return };
+    let Ok(parts) = stow::split_body(bytes::Bytes::copy_from_slice(content), &boundary, &options) else { return };
     let mut total = 0;
     for part in &parts {
-        assert!(part.bytes.len() <= OPTIONS.max_instance_bytes, "a part of {} bytes over the limit", part.bytes.len());
+        assert!(part.bytes.len() <= options.max_instance_bytes, "a part of {} bytes over the limit", part.bytes.len());
         total += part.bytes.len();
         let (class, instance) = stow::meta_uids(&part.bytes);
         for uid in [class, instance].into_iter().flatten() {
             assert!(uid.len() <= 64 && uid.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "bad uid {uid:?}");
         }
     }
-    assert!(total as u64 <= OPTIONS.max_request_bytes, "parts of {total} bytes from a body over the limit");
+    assert!(total as u64 <= options.max_request_bytes, "parts of {total} bytes from a body over the limit");
 });

@@ -1,4 +1,5 @@
-//! Granska's HTTP edge: DICOMweb STOW-RS (PS3.18 §10.5) now, the web reading station next.
+//! Granska's HTTP edge: DICOMweb STOW-RS (PS3.18 §10.5), and the web reading station's
+//! sessions (sign-in with a token → a cookie with CSRF protection; the station's pages next).
 //!
 //! Like every edge it only translates: an HTTP request in → a [`granska_app::App`] use case
 //! with the [`granska_app::Caller`] that its bearer token names → an HTTP response out, with one
@@ -12,6 +13,7 @@
 //!         max_request_bytes: 2 << 30,
 //!         accept_and_drop: vec![],
 //!         max_requests: 16,
+//!         sessions: granska_http::session::SessionOptions::default(),
 //!     };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let shutdown = async { tokio::signal::ctrl_c().await.ok(); };
@@ -22,6 +24,8 @@
 
 mod auth;
 pub mod error;
+pub mod session;
+pub mod station;
 pub mod stow;
 
 use std::future::Future;
@@ -47,6 +51,8 @@ pub struct HttpOptions {
     /// STOW-RS requests handled at once; more are answered 503 with `Retry-After` at once
     /// (each may buffer a part of up to `max_instance_bytes`). 0 means 1.
     pub max_requests: usize,
+    /// The reading station's sessions (idle expiry, bound, Secure cookies).
+    pub sessions: session::SessionOptions,
 }
 
 /// What every route's handler needs: the core, the token check and the limits.
@@ -56,14 +62,18 @@ pub(crate) struct Shared {
     pub(crate) options: HttpOptions,
     /// One permit per request being handled (`HttpOptions::max_requests`).
     pub(crate) requests: Arc<tokio::sync::Semaphore>,
+    /// The reading station's signed-in people.
+    pub(crate) sessions: session::Sessions,
 }
 
 /// The HTTP edge's routes: `POST /dicomweb/studies` and `POST /dicomweb/studies/{study}`
-/// (STOW-RS). Each route module adds its own routes here.
+/// (STOW-RS); `POST /web/sign-in`, `POST /web/sign-out`, `GET /web/api/session` (the
+/// station's sessions). Each route module adds its own routes here.
 pub fn router(app: Arc<App>, auth: Arc<dyn Authenticate>, options: HttpOptions) -> axum::Router {
     let requests = Arc::new(tokio::sync::Semaphore::new(options.max_requests.max(1)));
-    let edge = Arc::new(Shared { app, auth, options, requests });
-    axum::Router::new().merge(stow::routes(edge))
+    let sessions = session::Sessions::new(options.sessions);
+    let edge = Arc::new(Shared { app, auth, options, requests, sessions });
+    axum::Router::new().merge(stow::routes(edge.clone())).merge(station::routes(edge))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight end.

@@ -697,8 +697,13 @@ mod tests {
 
     #[test]
     fn a_body_splits_into_its_parts_within_the_limits() {
-        let options =
-            HttpOptions { max_instance_bytes: 5, max_request_bytes: 1000, accept_and_drop: vec![], max_requests: 1 };
+        let options = HttpOptions {
+            max_instance_bytes: 5,
+            max_request_bytes: 1000,
+            accept_and_drop: vec![],
+            max_requests: 1,
+            sessions: crate::session::SessionOptions::default(),
+        };
         let body = "--b\r\nContent-Type: application/dicom\r\n\r\nhello\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n";
         let parts = split_body(Bytes::from(body), "b", &options).unwrap();
         let got: Vec<(bool, &[u8])> = parts.iter().map(|p| (p.dicom, &p.bytes[..])).collect();
@@ -706,8 +711,13 @@ mod tests {
         let over = "--b\r\nContent-Type: application/dicom\r\n\r\nhello!\r\n--b--\r\n";
         let r = split_body(Bytes::from(over), "b", &options);
         assert!(matches!(r, Err(MultipartError::PartTooLarge { part: 1, limit: 5 })), "{r:?}");
-        let small =
-            HttpOptions { max_instance_bytes: 5, max_request_bytes: 10, accept_and_drop: vec![], max_requests: 1 };
+        let small = HttpOptions {
+            max_instance_bytes: 5,
+            max_request_bytes: 10,
+            accept_and_drop: vec![],
+            max_requests: 1,
+            sessions: crate::session::SessionOptions::default(),
+        };
         assert!(matches!(split_body(Bytes::from(body), "b", &small), Err(MultipartError::BodyTooLarge { limit: 10 })));
         assert!(matches!(split_body(Bytes::from("garbage"), "b", &options), Err(MultipartError::Malformed { .. })));
         assert_eq!(split_body(Bytes::from("--b--\r\n"), "b", &options).unwrap(), vec![]);

@@ -268,11 +268,22 @@ pub struct HttpSection {
     pub max_request_mib: u64,
     /// STOW-RS requests handled at once; more get 503 with `Retry-After`.
     pub max_requests: usize,
+    /// A reading-station session unused this long is signed out.
+    pub session_idle_minutes: u64,
+    /// Mark session cookies `Secure`: set when a TLS-terminating proxy serves the station (the
+    /// listener itself is plain HTTP).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: "127.0.0.1:8080".into(), max_request_mib: 2048, max_requests: 16 }
+        HttpSection {
+            listen: "127.0.0.1:8080".into(),
+            max_request_mib: 2048,
+            max_requests: 16,
+            session_idle_minutes: 30,
+            secure_cookies: false,
+        }
     }
 }
 

@@ -69,6 +69,11 @@ impl EdgeOptions {
             max_request_bytes: config.http.max_request_mib.saturating_mul(1 << 20),
             accept_and_drop: dicom.accept_and_drop.clone(),
             max_requests: config.http.max_requests,
+            sessions: granska_http::session::SessionOptions {
+                idle: Duration::from_secs(config.http.session_idle_minutes.max(1).saturating_mul(60)),
+                secure: config.http.secure_cookies,
+                ..granska_http::session::SessionOptions::default()
+            },
         };
         let r = &config.results;
         let results = if r.destination.is_empty() {

@@ -52,6 +52,7 @@ pub fn roomy() -> HttpOptions {
         max_request_bytes: 256 << 20,
         accept_and_drop: vec![],
         max_requests: 16,
+        sessions: granska_http::session::SessionOptions::default(),
     }
 }
 

@@ -4,4 +4,5 @@
 mod fuzz_regressions;
 mod harness;
 mod orthanc;
+mod station;
 mod stow;

@@ -1,0 +1,179 @@
+//! The reading station's sign-in: `POST /web/sign-in` exchanges a bearer token (form field
+//! `token`) for a session cookie, `GET /web/api/session` says who is signed in and gives the
+//! CSRF token, `POST /web/sign-out` ends the session. Only a role that may read the worklist
+//! (radiologist, admin: the core's table) may sign in; a PACS or researcher token may not.
+//! The station's pages and API (worklist, reading, images) build on `web_caller`: a signed-in
+//! [`granska_app::Caller`] with edge `Web`, the CSRF check on state-changing requests.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use granska_app::{Action, Caller, Edge};
+
+use crate::Shared;
+use crate::session::{CSRF_HEADER, Session, same_secret, session_id};
+
+/// The sign-in and session routes.
+pub(crate) fn routes(edge: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/web/sign-in", post(sign_in))
+        .route("/web/sign-out", post(sign_out))
+        .route("/web/api/session", get(session))
+        .with_state(edge)
+}
+
+/// Why a station request is refused before it reaches the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refused {
+    /// No session cookie, or one that is unknown or expired (401).
+    #[error("not signed in (or the session expired): sign in at /web/sign-in")]
+    NoSession,
+    /// A state-changing request without the session's CSRF token (403).
+    #[error("expected the session's CSRF token in the X-CSRF-Token header")]
+    Csrf,
+    /// A request from another site (its Origin is not this host) (403).
+    #[error("cross-site request refused: the Origin is not this station")]
+    CrossSite,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let status = match self {
+            Refused::NoSession => StatusCode::UNAUTHORIZED,
+            Refused::Csrf | Refused::CrossSite => StatusCode::FORBIDDEN,
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+/// The signed-in caller of a station request. A state-changing request must also carry the
+/// session's CSRF token and come from this origin.
+pub(crate) fn web_caller(
+    edge: &Shared,
+    headers: &HeaderMap,
+    changes_state: bool,
+) -> Result<(Caller, Session), Refused> {
+    let id = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_id)
+        .ok_or(Refused::NoSession)?;
+    let session = edge.sessions.touch(id).ok_or(Refused::NoSession)?;
+    if changes_state {
+        same_origin(headers)?;
+        let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !same_secret(sent, &session.csrf) {
+            return Err(Refused::Csrf);
+        }
+    }
+    let caller = Caller { principal: session.principal.name.clone(), role: session.principal.role, edge: Edge::Web };
+    Ok((caller, session))
+}
+
+/// Refuses a request whose `Origin` names another host than its `Host` (a browser sends
+/// `Origin` on every cross-site POST; SameSite=Strict keeps the cookie away too).
+fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest.trim_end_matches('/'));
+    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) { Ok(()) } else { Err(Refused::CrossSite) }
+}
+
+/// What the station's script needs of its session.
+fn session_json(session: &Session, idle_s: u64) -> String {
+    serde_json::json!({
+        "principal": session.principal.name,
+        "role": session.principal.role.as_str(),
+        "csrf_token": session.csrf,
+        "idle_timeout_s": idle_s,
+    })
+    .to_string()
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn sign_in(State(edge): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = same_origin(&headers) {
+        return refused.into_response();
+    }
+    let token = form_field(&body, "token").unwrap_or_default();
+    let Some(principal) = (!token.is_empty()).then(|| edge.auth.principal(&token)).flatten() else {
+        tracing::info!("station sign-in refused: unknown token");
+        return (StatusCode::UNAUTHORIZED, "the token is not known").into_response();
+    };
+    if !Action::List.allowed(principal.role) {
+        tracing::info!(principal = %principal.name, role = %principal.role, "station sign-in refused: role");
+        return (StatusCode::FORBIDDEN, format!("the {} role cannot use the reading station", principal.role))
+            .into_response();
+    }
+    let name = principal.name.clone();
+    let (id, session) = match edge.sessions.open(principal) {
+        Ok(opened) => opened,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    };
+    tracing::info!(principal = %name, "station sign-in");
+    let mut response = json(StatusCode::OK, session_json(&session, edge.sessions.options().idle.as_secs()));
+    if let Ok(cookie) = HeaderValue::from_str(&edge.sessions.cookie(&id)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn session(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match web_caller(&edge, &headers, false) {
+        Ok((_, session)) => json(StatusCode::OK, session_json(&session, edge.sessions.options().idle.as_secs())),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn sign_out(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let caller = match web_caller(&edge, &headers, true) {
+        Ok((caller, _)) => caller,
+        Err(refused) => return refused.into_response(),
+    };
+    let id = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(session_id);
+    if let Some(id) = id {
+        edge.sessions.close(id);
+    }
+    tracing::info!(principal = %caller.principal, "station sign-out");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&edge.sessions.clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The value of `name` in an `application/x-www-form-urlencoded` body, decoded.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    body.split(|&b| b == b'&').find_map(|pair| {
+        let mut it = pair.splitn(2, |&b| b == b'=');
+        let key = decode(it.next()?)?;
+        (key == name).then(|| decode(it.next().unwrap_or_default())).flatten()
+    })
+}
+
+fn decode(raw: &[u8]) -> Option<String> {
+    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&plus_as_space).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_field;
+
+    #[test]
+    fn form_fields_are_url_decoded() {
+        assert_eq!(form_field(b"token=ab%20c+d&x=1", "token").as_deref(), Some("ab c d"));
+        assert_eq!(form_field(b"x=1&token=", "token").as_deref(), Some(""));
+        assert_eq!(form_field(b"x=1", "token"), None);
+        assert_eq!(form_field(b"token=%ff", "token"), None, "not UTF-8");
+    }
+}

@@ -1,0 +1,120 @@
+//! The reading station's sessions over real sockets: a radiologist's token is exchanged for a
+//! cookie (flags as specified), a PACS token cannot sign in, the session names its CSRF token,
+//! a state-changing request without it or from another site is refused, sign-out ends the
+//! session, and an unused session expires.
+
+use std::time::Duration;
+
+use granska_http::HttpOptions;
+use granska_http::session::SessionOptions;
+
+use crate::harness::{PACS, RADIOLOGIST, Reply, raw, roomy, start};
+
+fn request(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head + "Connection: close\r\n\r\n"
+}
+
+async fn send(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    raw(addr, request(addr, method, path, headers, body), body.as_bytes().to_vec()).await
+}
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+/// Signs in with `token`: `(cookie header value, csrf token)`.
+async fn sign_in(addr: std::net::SocketAddr, token: &str) -> (String, String) {
+    let reply = send(addr, "POST", "/web/sign-in", &[FORM], &format!("token={token}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let set_cookie = reply.header("set-cookie").expect("a session cookie").to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let session: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    (cookie, session["csrf_token"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_radiologist_signs_in_with_a_token_and_out_with_the_csrf_token() {
+    let server = start(roomy()).await;
+    let addr = server.addr;
+    let reply = send(addr, "POST", "/web/sign-in", &[FORM], &format!("token={RADIOLOGIST}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let set_cookie = reply.header("set-cookie").unwrap();
+    let flags: Vec<&str> = set_cookie.split(';').skip(1).map(str::trim).collect();
+    assert_eq!(flags, ["Path=/", "HttpOnly", "SameSite=Strict"], "no Secure on plain HTTP: {set_cookie}");
+    let session: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!((session["principal"].as_str(), session["role"].as_str()), (Some("alice"), Some("radiologist")));
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    assert!(!cookie.contains(RADIOLOGIST), "the cookie is a new id, not the token");
+
+    let me = send(addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await;
+    assert_eq!(me.status, 200);
+    let me: serde_json::Value = serde_json::from_slice(&me.body).unwrap();
+    assert_eq!(me["csrf_token"].as_str(), Some(csrf.as_str()));
+
+    // State-changing requests need the CSRF token, and come from this origin.
+    let no_csrf = send(addr, "POST", "/web/sign-out", &[("cookie", &cookie)], "").await;
+    assert_eq!(no_csrf.status, 403, "{}", no_csrf.text());
+    let wrong = send(addr, "POST", "/web/sign-out", &[("cookie", &cookie), ("x-csrf-token", "0000")], "").await;
+    assert_eq!(wrong.status, 403);
+    let cross_site = send(
+        addr,
+        "POST",
+        "/web/sign-out",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", "https://evil.example")],
+        "",
+    )
+    .await;
+    assert_eq!(cross_site.status, 403, "{}", cross_site.text());
+    let origin = format!("http://{addr}");
+    let out =
+        send(addr, "POST", "/web/sign-out", &[("cookie", &cookie), ("x-csrf-token", &csrf), ("origin", &origin)], "")
+            .await;
+    assert_eq!(out.status, 204, "{}", out.text());
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let gone = send(addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await;
+    assert_eq!(gone.status, 401, "signed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_readers_with_a_known_token_sign_in() {
+    let server = start(roomy()).await;
+    let addr = server.addr;
+    let pacs = send(addr, "POST", "/web/sign-in", &[FORM], &format!("token={PACS}")).await;
+    assert_eq!(pacs.status, 403, "{}", pacs.text());
+    assert!(pacs.header("set-cookie").is_none());
+    assert!(pacs.text().contains("pacs role cannot use the reading station"), "{}", pacs.text());
+    for body in ["token=not-a-token", "token=", "other=1"] {
+        let reply = send(addr, "POST", "/web/sign-in", &[FORM], body).await;
+        assert_eq!(reply.status, 401, "{body}: {}", reply.text());
+    }
+    let cross_site = send(
+        addr,
+        "POST",
+        "/web/sign-in",
+        &[FORM, ("origin", "https://evil.example")],
+        &format!("token={RADIOLOGIST}"),
+    )
+    .await;
+    assert_eq!(cross_site.status, 403, "a login from another site is refused");
+    let no_cookie = send(addr, "GET", "/web/api/session", &[], "").await;
+    assert_eq!(no_cookie.status, 401);
+    let forged = send(addr, "GET", "/web/api/session", &[("cookie", "granska_session=forged")], "").await;
+    assert_eq!(forged.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_session_expires() {
+    let idle = SessionOptions { idle: Duration::from_millis(500), ..SessionOptions::default() };
+    let server = start(HttpOptions { sessions: idle, ..roomy() }).await;
+    let (cookie, _) = sign_in(server.addr, RADIOLOGIST).await;
+    // Used within the idle time, it lives on.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(send(server.addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(send(server.addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await.status, 401);
+}
