@@ -1,6 +1,8 @@
-//! The reading station's sign-in: `POST /web/sign-in` exchanges a bearer token (form field
-//! `token`) for a session cookie, `GET /web/api/session` says who is signed in and gives the
-//! CSRF token, `POST /web/sign-out` ends the session. Only a role that may read the worklist
+//! The reading station's sign-in and its first API: `POST /web/sign-in` exchanges a bearer
+//! token (form field `token`) for a session cookie, `GET /web/api/session` says who is signed in
+//! and gives the CSRF token, `POST /web/sign-out` ends the session; `GET /web/api/worklist` is
+//! the reader's worklist in the core's priority order and `GET /web/api/events` its changes as
+//! server-sent events (the core's change feed). Only a role that may read the worklist
 //! (radiologist, admin: the core's table) may sign in; a PACS or researcher token may not.
 //! The station's pages and API (worklist, reading, images) build on `web_caller`: a signed-in
 //! [`granska_app::Caller`] with edge `Web`, the CSRF check on state-changing requests.
@@ -24,6 +26,8 @@ pub(crate) fn routes(edge: Arc<Shared>) -> Router {
         .route("/web/sign-in", post(sign_in))
         .route("/web/sign-out", post(sign_out))
         .route("/web/api/session", get(session))
+        .route("/web/api/worklist", get(worklist))
+        .route("/web/api/events", get(events))
         .with_state(edge)
 }
 
@@ -149,6 +153,75 @@ async fn sign_out(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Respon
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
+}
+
+async fn worklist(State(edge): State<Arc<Shared>>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let (caller, _) = match web_caller(&edge, &headers, false) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
+    let query = uri.query().unwrap_or("").as_bytes();
+    let number = |name| form_field(query, name).and_then(|v| v.parse::<u64>().ok());
+    let page = granska_worklist::model::PageRequest {
+        offset: number("offset").unwrap_or(0),
+        limit: number("limit").unwrap_or(100).clamp(1, 1000) as u32,
+    };
+    match edge.app.list(&caller, page).await {
+        Ok(view) => json(StatusCode::OK, worklist_json(&view).to_string()),
+        Err(e) => (crate::error::status(&e), e.to_string()).into_response(),
+    }
+}
+
+/// The worklist as the station's script reads it: exams in priority order with their tasks.
+fn worklist_json(view: &granska_app::WorklistView) -> serde_json::Value {
+    let exams: Vec<serde_json::Value> = view
+        .exams
+        .iter()
+        .map(|exam| {
+            let e = &exam.entry;
+            serde_json::json!({
+                "study_uid": e.study_uid,
+                "status": e.status.as_str(),
+                "category": e.category,
+                "reading_mode": e.mode.as_str(),
+                "flags": e.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                "reason": e.reason,
+                "overdue": e.overdue,
+                "waiting_since_unix_ms": e.waiting_since_ms,
+                "tasks": exam.tasks.iter().map(|t| serde_json::json!({
+                    "task_id": t.task_id,
+                    "kind": t.kind.as_str(),
+                    "state": t.state.as_str(),
+                    "held_by_you": t.held_by_you,
+                    "available_to_you": t.available_to_you,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "exams": exams, "next_offset": view.next_offset })
+}
+
+async fn events(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let (caller, _) = match web_caller(&edge, &headers, false) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
+    let changes = match edge.app.watch(&caller) {
+        Ok(changes) => changes,
+        Err(e) => return (crate::error::status(&e), e.to_string()).into_response(),
+    };
+    let stream = futures_util::stream::unfold(changes, |mut changes| async move {
+        let change = changes.next().await?;
+        let data = serde_json::json!({
+            "study_uid": change.study_uid,
+            "change": change.change.as_str(),
+            "task_id": change.task.map(|(id, _)| id),
+            "at_unix_ms": change.at_ms,
+        });
+        Some((Ok::<_, std::convert::Infallible>(Event::default().event("change").data(data.to_string())), changes))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// The value of `name` in an `application/x-www-form-urlencoded` body, decoded.

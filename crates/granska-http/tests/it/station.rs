@@ -118,3 +118,81 @@ async fn an_unused_session_expires() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(send(server.addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await.status, 401);
 }
+
+/// Stores an exam through the core as a PACS would (the edge under test is the station's).
+async fn push_exam(server: &crate::harness::Server, seed: u64) -> String {
+    let (study, views) = crate::harness::exam(seed);
+    let pacs = granska_app::Caller {
+        principal: "pacs-1".into(),
+        role: granska_types::Role::Pacs,
+        edge: granska_app::Edge::Grpc,
+    };
+    for (i, view) in views.into_iter().enumerate() {
+        server.app.ingest(&pacs, view, format!("view {i}")).await.unwrap();
+    }
+    study
+}
+
+async fn get_json(addr: std::net::SocketAddr, path: &str, cookie: &str) -> serde_json::Value {
+    let reply = send(addr, "GET", path, &[("cookie", cookie)], "").await;
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worklist_is_the_cores_and_changes_arrive_as_server_sent_events() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let server = start(roomy()).await;
+    let addr = server.addr;
+    let (cookie, _) = sign_in(addr, RADIOLOGIST).await;
+    assert_eq!(send(addr, "GET", "/web/api/worklist", &[], "").await.status, 401, "signed in only");
+
+    // The change feed, open before the exams arrive.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET /web/api/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut events = tokio::io::BufReader::new(stream).lines();
+
+    let first = push_exam(&server, 21).await;
+    let second = push_exam(&server, 22).await;
+    // Both routed: each appears on the feed as it is routed, without asking again.
+    let mut routed = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while routed.len() < 2 {
+        let line =
+            tokio::time::timeout_at(deadline, events.next_line()).await.expect("routed in time").unwrap().unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            let change: serde_json::Value = serde_json::from_str(data).unwrap();
+            if change["change"] == "routed" {
+                routed.push(change["study_uid"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    routed.sort();
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(routed, expected);
+
+    // The station lists what the core lists for this reader, in the same order (what gRPC's
+    // Worklist.List answers too: one core).
+    let listed = get_json(addr, "/web/api/worklist", &cookie).await;
+    let alice = granska_app::Caller {
+        principal: "alice".into(),
+        role: granska_types::Role::Radiologist,
+        edge: granska_app::Edge::Grpc,
+    };
+    let core = server.app.list(&alice, granska_worklist::model::PageRequest { offset: 0, limit: 100 }).await.unwrap();
+    let from_core: Vec<&str> = core.exams.iter().map(|e| e.entry.study_uid.as_str()).collect();
+    let from_station: Vec<&str> =
+        listed["exams"].as_array().unwrap().iter().map(|e| e["study_uid"].as_str().unwrap()).collect();
+    assert_eq!(from_station, from_core);
+    assert_eq!(from_station.len(), 2);
+    let exam = &listed["exams"][0];
+    assert!(exam["category"].is_u64() && exam["reading_mode"].is_string(), "{exam}");
+    assert!(exam["tasks"][0]["available_to_you"].as_bool().unwrap(), "{exam}");
+    let paged = get_json(addr, "/web/api/worklist?limit=1", &cookie).await;
+    assert_eq!(paged["exams"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["next_offset"], 1);
+}
