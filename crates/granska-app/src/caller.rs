@@ -58,6 +58,8 @@ pub enum Action {
     ReadAudit,
     /// A study's result report (its CAD SR, which names the patient).
     GetReport,
+    /// One stored view, for display in the reading station.
+    ViewImage,
 }
 
 impl Action {
@@ -78,6 +80,7 @@ impl Action {
             Action::RemoveInstance => "Ingest.RemoveInstance",
             Action::ReadAudit => "Audit.Read",
             Action::GetReport => "Ingest.GetReport",
+            Action::ViewImage => "Station.ViewImage",
         }
     }
 
@@ -87,7 +90,12 @@ impl Action {
         match self {
             Action::Upload | Action::CompleteStudy => matches!(role, Pacs | Admin),
             Action::GetStudy | Action::Models => matches!(role, Researcher | Admin),
-            Action::List | Action::Watch | Action::ClaimNext | Action::Release | Action::SubmitRead => {
+            Action::List
+            | Action::Watch
+            | Action::ClaimNext
+            | Action::Release
+            | Action::SubmitRead
+            | Action::ViewImage => {
                 matches!(role, Radiologist | Admin)
             }
             Action::ListNeedsAttention

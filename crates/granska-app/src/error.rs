@@ -53,6 +53,19 @@ pub enum AppError {
         /// The UID asked for.
         study_uid: String,
     },
+    /// A reader asked for an image of an exam she holds and has held no task on (HTTP 403,
+    /// gRPC PERMISSION_DENIED): readers see the exams they read, nothing else.
+    #[error("study {study_uid}: you hold and have held no task on this exam")]
+    NotYourExam {
+        /// The exam.
+        study_uid: String,
+    },
+    /// No stored instance with this SOP Instance UID in the study (HTTP 404, gRPC NOT_FOUND).
+    #[error("unknown instance {sop_instance_uid}")]
+    UnknownInstance {
+        /// The UID asked for.
+        sop_instance_uid: String,
+    },
     /// The study has no such result report (gRPC NOT_FOUND, HTTP 404).
     #[error("study {study_uid} has no result report{}", sop_instance_uid.as_ref().map(|s| format!(" {s}")).unwrap_or_default())]
     UnknownReport {
@@ -136,6 +149,8 @@ impl AppError {
             | AppError::InvalidArgument { .. }
             | AppError::UnknownStudy { .. }
             | AppError::UnknownReport { .. }
+            | AppError::NotYourExam { .. }
+            | AppError::UnknownInstance { .. }
             | AppError::Report(_)
             | AppError::NotHolder { .. }
             | AppError::AuditUnavailable { .. }

@@ -26,6 +26,7 @@ pub mod scoring;
 mod study;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod viewing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub use reading::{ChangeStream, ClaimedExam, ExamTasks, TaskView, WorklistView};
 pub use results::{ResultSender, SendError};
 pub use scoring::{Change, ChangeKind};
 pub use study::{ModelsView, StudyView};
+pub use viewing::ViewImage;
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {

@@ -57,7 +57,10 @@ pub fn status(e: &AppError) -> StatusCode {
         AppError::InvalidInstance { .. } => StatusCode::CONFLICT,
         AppError::Exhausted { limit: Limit::InstanceSize, .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::Exhausted { limit: Limit::DiskSpace, .. } => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } => StatusCode::NOT_FOUND,
+        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } | AppError::UnknownInstance { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        AppError::NotYourExam { .. } => StatusCode::FORBIDDEN,
         AppError::Report(_) => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::AuditUnavailable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::NotHolder { .. } => StatusCode::CONFLICT,
@@ -110,6 +113,8 @@ pub fn failure_reason(e: &AppError) -> FailureReason {
         AppError::InvalidArgument { .. } => CannotUnderstand,
         AppError::UnknownStudy { .. }
         | AppError::UnknownReport { .. }
+        | AppError::NotYourExam { .. }
+        | AppError::UnknownInstance { .. }
         | AppError::Report(_)
         | AppError::NotHolder { .. }
         | AppError::AuditUnavailable { .. } => ProcessingFailure,

@@ -2,7 +2,14 @@
 //! token (form field `token`) for a session cookie, `GET /web/api/session` says who is signed in
 //! and gives the CSRF token, `POST /web/sign-out` ends the session; `GET /web/api/worklist` is
 //! the reader's worklist in the core's priority order and `GET /web/api/events` its changes as
-//! server-sent events (the core's change feed). Only a role that may read the worklist
+//! server-sent events (the core's change feed); `GET /web/api/studies/{study}/views/{sop}` one
+//! stored view for display.
+//!
+//! A view is sent as its stored values (little-endian, `X-Image-Dtype` u8/u16/i16/…), not as
+//! a rendered picture: the page windows them itself (rescale, VOI window, MONOCHROME1
+//! inversion from the `X-Image-Meta` JSON), so window/level and zoom are exact at every
+//! setting. A 16-bit PNG would not do: browsers decode PNGs to 8 bits per channel for a canvas.
+//! The ETag is the instance's sha256 (an image never changes under its UID). Only a role that may read the worklist
 //! (radiologist, admin: the core's table) may sign in; a PACS or researcher token may not.
 //! The station's pages and API (worklist, reading, images) build on `web_caller`: a signed-in
 //! [`granska_app::Caller`] with edge `Web`, the CSRF check on state-changing requests.
@@ -28,6 +35,7 @@ pub(crate) fn routes(edge: Arc<Shared>) -> Router {
         .route("/web/api/session", get(session))
         .route("/web/api/worklist", get(worklist))
         .route("/web/api/events", get(events))
+        .route("/web/api/studies/{study}/views/{sop}", get(view))
         .with_state(edge)
 }
 
@@ -222,6 +230,65 @@ async fn events(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response
         Some((Ok::<_, std::convert::Infallible>(Event::default().event("change").data(data.to_string())), changes))
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+async fn view(
+    State(edge): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Path((study, sop)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let (caller, _) = match web_caller(&edge, &headers, false) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
+    let (Ok(study), Ok(sop)) = (granska_dicom::Uid::parse(&study), granska_dicom::Uid::parse(&sop)) else {
+        return (StatusCode::BAD_REQUEST, "expected a study and a SOP Instance UID in the path").into_response();
+    };
+    let known = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned());
+    let image = match edge.app.view_image(&caller, &study, &sop, known.as_deref()).await {
+        Ok(image) => image,
+        Err(e) => return (crate::error::status(&e), e.to_string()).into_response(),
+    };
+    let etag = |sha: &str| HeaderValue::from_str(&format!("\"{sha}\"")).ok();
+    match image {
+        granska_app::ViewImage::NotModified { sha256 } => {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Some(tag) = etag(&sha256) {
+                response.headers_mut().insert(header::ETAG, tag);
+            }
+            response
+        }
+        granska_app::ViewImage::Image { sha256, meta, samples } => {
+            let (dtype, bytes) = little_endian(samples);
+            let meta = serde_json::to_string(&meta).unwrap_or_default();
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+            h.insert("x-image-dtype", HeaderValue::from_static(dtype));
+            if let (Some(tag), Ok(meta)) = (etag(&sha256), HeaderValue::from_str(&meta)) {
+                h.insert(header::ETAG, tag);
+                h.insert("x-image-meta", meta);
+            }
+            response
+        }
+    }
+}
+
+/// Stored values as little-endian bytes, with their type's name.
+fn little_endian(samples: granska_dicom::Samples) -> (&'static str, Vec<u8>) {
+    use granska_dicom::Samples::*;
+    match samples {
+        U8(v) => ("u8", v),
+        I8(v) => ("i8", v.into_iter().map(|x| x as u8).collect()),
+        U16(v) => ("u16", v.into_iter().flat_map(u16::to_le_bytes).collect()),
+        I16(v) => ("i16", v.into_iter().flat_map(i16::to_le_bytes).collect()),
+        U32(v) => ("u32", v.into_iter().flat_map(u32::to_le_bytes).collect()),
+        I32(v) => ("i32", v.into_iter().flat_map(i32::to_le_bytes).collect()),
+    }
 }
 
 /// The value of `name` in an `application/x-www-form-urlencoded` body, decoded.

@@ -51,7 +51,10 @@ pub fn code(e: &AppError) -> Code {
         AppError::Forbidden { .. } => Code::PermissionDenied,
         AppError::InvalidArgument { .. } | AppError::InvalidInstance { .. } => Code::InvalidArgument,
         AppError::Exhausted { limit: Limit::DiskSpace | Limit::InstanceSize, .. } => Code::ResourceExhausted,
-        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } => Code::NotFound,
+        AppError::UnknownStudy { .. } | AppError::UnknownReport { .. } | AppError::UnknownInstance { .. } => {
+            Code::NotFound
+        }
+        AppError::NotYourExam { .. } => Code::PermissionDenied,
         AppError::Report(_) => Code::Internal,
         AppError::NotHolder { .. } => Code::FailedPrecondition,
         AppError::AuditUnavailable { .. } => Code::Internal,

@@ -39,6 +39,7 @@ fn the_permission_table_is_role_by_action() {
         Ingest.RemoveInstance      denied      denied      denied      allowed
         Audit.Read                 denied      denied      denied      allowed
         Ingest.GetReport           denied      denied      denied      allowed
+        Station.ViewImage          denied      allowed     denied      allowed
     "#]]
     .assert_eq(&table);
 }

@@ -49,6 +49,8 @@ pub fn store_status(error: &AppError) -> (u16, Option<String>) {
         AppError::AuditUnavailable { .. } => (status::PROCESSING_FAILURE, Some("audit log unavailable".into())),
         AppError::UnknownStudy { .. }
         | AppError::UnknownReport { .. }
+        | AppError::NotYourExam { .. }
+        | AppError::UnknownInstance { .. }
         | AppError::Report(_)
         | AppError::NotHolder { .. }
         | AppError::InvalidArgument { .. } => (status::PROCESSING_FAILURE, None),

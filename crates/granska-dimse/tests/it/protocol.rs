@@ -67,6 +67,8 @@ fn every_error() -> Vec<(&'static str, AppError)> {
         ("NotHolder", AppError::NotHolder { task_id: 1, state: TaskState::Claimed }),
         ("UnknownReport", AppError::UnknownReport { study_uid: "1.2".into(), sop_instance_uid: None }),
         ("Report", AppError::Report(granska_report::ReportError::NoImages)),
+        ("NotYourExam", AppError::NotYourExam { study_uid: "1.2".into() }),
+        ("UnknownInstance", AppError::UnknownInstance { sop_instance_uid: "1.2.3".into() }),
         ("Archive Io", AppError::Archive(A::Io { operation: "o", path: "p".into(), source: io() })),
         ("Archive Busy", AppError::Archive(A::Busy { operation: "o", source: backend() })),
         ("Archive Backend", AppError::Archive(A::Backend { operation: "o", source: backend() })),
@@ -139,6 +141,8 @@ fn every_core_error_has_its_dimse_status() {
         NotHolder                          0x0110 
         UnknownReport                      0x0110 
         Report                             0x0110 
+        NotYourExam                        0x0110 
+        UnknownInstance                    0x0110 
         Archive Io                         0x0110 archive failure
         Archive Busy                       0xA700 archive busy; retry later
         Archive Backend                    0x0110 archive failure

@@ -196,3 +196,79 @@ async fn the_worklist_is_the_cores_and_changes_arrive_as_server_sent_events() {
     assert_eq!(paged["exams"].as_array().unwrap().len(), 1);
     assert_eq!(paged["next_offset"], 1);
 }
+
+/// A view's `(status, headers, body)` for the session `cookie`.
+async fn view(addr: std::net::SocketAddr, study: &str, sop: &str, cookie: &str, etag: Option<&str>) -> Reply {
+    let path = format!("/web/api/studies/{study}/views/{sop}");
+    let mut headers = vec![("cookie", cookie)];
+    if let Some(tag) = etag {
+        headers.push(("if-none-match", tag));
+    }
+    send(addr, "GET", &path, &headers, "").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_is_served_to_its_reader_exactly_with_an_etag_and_every_look_is_audited() {
+    use granska_archive::{ArchiveStore, AuditFilter};
+    let server = start(roomy()).await;
+    let addr = server.addr;
+    let study = push_exam(&server, 31).await;
+    let uid = granska_types::Uid::parse(&study).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.app.get_study(&crate::harness::admin(), &uid).await.unwrap().record.state
+        != granska_types::StudyState::Routed
+    {
+        assert!(std::time::Instant::now() < deadline, "not routed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record = server.archive.study(&study).unwrap().unwrap();
+    let sop = record.instances[0].instance.sop_instance_uid.to_string();
+    let (cookie, _) = sign_in(addr, RADIOLOGIST).await;
+
+    // Before alice has a task on the exam: refused, and the refusal is on record.
+    let refused = view(addr, &study, &sop, &cookie, None).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let audit = server
+        .archive
+        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()) })
+        .unwrap();
+    assert!(audit.iter().any(|r| r.action == "Station.ViewImage" && r.outcome.starts_with("failed")), "{audit:?}");
+
+    // Once she has claimed it: the stored values, exactly, with what a display needs.
+    let alice = granska_app::Caller {
+        principal: "alice".into(),
+        role: granska_types::Role::Radiologist,
+        edge: granska_app::Edge::Grpc,
+    };
+    server.app.claim_next(&alice).await.unwrap().expect("a task for alice");
+    let shown = view(addr, &study, &sop, &cookie, None).await;
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    assert_eq!(shown.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(shown.header("x-image-dtype"), Some("u16"));
+    let meta: serde_json::Value = serde_json::from_str(shown.header("x-image-meta").unwrap()).unwrap();
+    let (rows, columns) = (meta["rows"].as_u64().unwrap() as usize, meta["columns"].as_u64().unwrap() as usize);
+    assert_eq!(shown.body.len(), rows * columns * 2, "full resolution, no downscaling");
+    assert!(meta.get("patient_name").is_none() && meta["photometric"].is_string(), "{meta}");
+    let blob = server.archive.read_blob(&record.instances[0].sha256).unwrap();
+    let decoded = granska_dicom::DicomFile::from_bytes(&blob, "view").unwrap().pixels().unwrap();
+    let granska_dicom::Samples::U16(expected) = decoded.samples else { panic!("16-bit phantom") };
+    let sent: Vec<u16> = shown.body.chunks(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+    assert_eq!(sent, expected, "the same decode as scoring, value for value");
+    assert!(sent.iter().any(|&v| v != sent[0]), "not blank");
+
+    // Cached: the ETag answers 304 without the pixels.
+    let etag = shown.header("etag").unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", record.instances[0].sha256));
+    let again = view(addr, &study, &sop, &cookie, Some(&etag)).await;
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    let looks = server
+        .archive
+        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()) })
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "Station.ViewImage")
+        .count();
+    assert_eq!(looks, 3, "every look, refused, served or cached, is audited");
+    let missing = view(addr, &study, "1.2.3.4", &cookie, None).await;
+    assert_eq!(missing.status, 404);
+}
