@@ -60,6 +60,11 @@ pub enum Action {
     GetReport,
     /// One stored view, for display in the reading station.
     ViewImage,
+    /// The AI result of an exam after the caller's own read of it (a station that shows the
+    /// AI only after the decision).
+    AiResult,
+    /// The admin's overview: queue counts, overdue tasks, model and policy, recent audit.
+    Overview,
 }
 
 impl Action {
@@ -81,6 +86,8 @@ impl Action {
             Action::ReadAudit => "Audit.Read",
             Action::GetReport => "Ingest.GetReport",
             Action::ViewImage => "Station.ViewImage",
+            Action::AiResult => "Station.AiResult",
+            Action::Overview => "Station.Overview",
         }
     }
 
@@ -95,14 +102,16 @@ impl Action {
             | Action::ClaimNext
             | Action::Release
             | Action::SubmitRead
-            | Action::ViewImage => {
+            | Action::ViewImage
+            | Action::AiResult => {
                 matches!(role, Radiologist | Admin)
             }
             Action::ListNeedsAttention
             | Action::RetryStudy
             | Action::RemoveInstance
             | Action::ReadAudit
-            | Action::GetReport => {
+            | Action::GetReport
+            | Action::Overview => {
                 matches!(role, Admin)
             }
         }

@@ -42,10 +42,10 @@ pub use caller::{Action, Caller, Edge};
 pub use error::{AppError, InstanceProblem, Limit, invalid_instance};
 pub use ingest::{Ingested, Rejected};
 pub use metrics::Metrics;
-pub use reading::{ChangeStream, ClaimedExam, ExamTasks, TaskView, WorklistView};
+pub use reading::{ChangeStream, ClaimedExam, ExamTasks, ShownInstance, TaskView, WorklistView};
 pub use results::{ResultSender, SendError};
 pub use scoring::{Change, ChangeKind};
-pub use study::{ModelsView, StudyView};
+pub use study::{ModelsView, Overview, StudyView};
 pub use viewing::ViewImage;
 
 /// Unix milliseconds now.

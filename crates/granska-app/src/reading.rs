@@ -52,8 +52,19 @@ pub struct ClaimedExam {
     pub claim: ClaimedTask,
     /// The exam's applied routing (status, category, mode, flags, reason).
     pub routing: Option<Routing>,
-    /// The instances to show.
-    pub sop_instance_uids: Vec<String>,
+    /// The instances to show, in the order they were received.
+    pub instances: Vec<ShownInstance>,
+}
+
+/// One instance of a claimed exam: what a viewer needs to hang it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownInstance {
+    /// SOP Instance UID.
+    pub sop_instance_uid: String,
+    /// Which breast.
+    pub laterality: granska_types::Laterality,
+    /// Which view.
+    pub view: granska_types::View,
 }
 
 /// Worklist changes as they happen, until the application stops.
@@ -144,8 +155,15 @@ impl App {
             let history = store.history(&uid)?;
             let routing = history.routings.into_iter().rev().find(|r| r.applied && !r.superseded);
             let instances = archive.study(&uid)?.map(|s| s.instances).unwrap_or_default();
-            let sop_instance_uids = instances.into_iter().map(|i| i.instance.sop_instance_uid.into_string()).collect();
-            Ok::<_, AppError>(Some(ClaimedExam { claim, routing, sop_instance_uids }))
+            let instances = instances
+                .into_iter()
+                .map(|i| ShownInstance {
+                    sop_instance_uid: i.instance.sop_instance_uid.into_string(),
+                    laterality: i.instance.laterality,
+                    view: i.instance.view,
+                })
+                .collect();
+            Ok::<_, AppError>(Some(ClaimedExam { claim, routing, instances }))
         })
         .await;
         let study = result.as_ref().ok().and_then(|c| c.as_ref()).map(|c| c.claim.task.study_uid.clone());
@@ -212,6 +230,31 @@ impl App {
             }
         }
         Ok((task, out))
+    }
+}
+
+impl App {
+    /// The applied routing (the AI's result) of an exam the caller has submitted a read of: a
+    /// station showing the AI only after the decision asks for it here. `NotYourExam` before
+    /// the caller's read.
+    pub async fn ai_result(&self, caller: &Caller, study_uid: &str) -> Result<Option<Routing>, AppError> {
+        caller.authorize(Action::AiResult)?;
+        let (store, who, uid) = (self.worklist.clone(), caller.principal.clone(), study_uid.to_owned());
+        let result = blocking(move || {
+            let history = match store.history(&uid) {
+                Ok(h) => h,
+                Err(granska_worklist::Error::UnknownStudy { .. }) => {
+                    return Err(AppError::NotYourExam { study_uid: uid });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !history.reads.iter().any(|r| r.reader == who) {
+                return Err(AppError::NotYourExam { study_uid: uid });
+            }
+            Ok(history.routings.into_iter().rev().find(|r| r.applied && !r.superseded))
+        })
+        .await;
+        self.audited(caller, Action::AiResult, vec![Some(study_uid.to_owned())], result).await
     }
 }
 

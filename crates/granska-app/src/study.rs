@@ -41,6 +41,19 @@ pub struct ModelsView {
     pub policy_toml: String,
 }
 
+/// The admin's view of the whole service.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Exams by reading mode and state, tasks by kind and state.
+    pub counts: granska_worklist::model::Counts,
+    /// Queued tasks past their due time, in priority order.
+    pub overdue: Vec<granska_worklist::model::WorklistEntry>,
+    /// The loaded model and the active policy.
+    pub models: ModelsView,
+    /// The most recent audit records, oldest first.
+    pub audit: Vec<granska_archive::AuditRecord>,
+}
+
 impl App {
     /// Everything about one study; patient identity only for the admin.
     pub async fn get_study(&self, caller: &Caller, study_uid: &Uid) -> Result<StudyView, AppError> {
@@ -82,5 +95,29 @@ impl App {
             policy: self.policy.clone(),
             policy_toml: self.policy_toml.clone(),
         })
+    }
+
+    /// The admin's overview: queue counts, overdue queued tasks (at most `max_rows`), the
+    /// loaded model and policy, and the last `max_rows` audit records.
+    pub async fn overview(&self, caller: &Caller, max_rows: u32) -> Result<Overview, AppError> {
+        caller.authorize(Action::Overview)?;
+        let models = self.models(caller)?;
+        let (archive, worklist, me) = (
+            self.archive.clone(),
+            self.worklist.clone(),
+            granska_worklist::model::Reader::new(caller.principal.clone()),
+        );
+        let result = blocking(move || {
+            let counts = worklist.counts()?;
+            // The admin's own worklist holds every queued task (an admin may take any), overdue
+            // ones first; a task claimed by someone is not overdue for the queue.
+            let page = granska_worklist::model::PageRequest { offset: 0, limit: max_rows };
+            let overdue = worklist.worklist(&me, page)?.entries.into_iter().filter(|e| e.overdue).collect();
+            let filter = granska_archive::AuditFilter { last: Some(max_rows), ..Default::default() };
+            let audit = archive.audit_records(&filter)?;
+            Ok::<_, AppError>(Overview { counts, overdue, models, audit })
+        })
+        .await;
+        self.audited(caller, Action::Overview, vec![None], result).await
     }
 }

@@ -33,6 +33,8 @@ pub struct AuditFilter {
     pub study_uid: Option<String>,
     /// Only this principal.
     pub principal: Option<String>,
+    /// Only the last this many matching records (still oldest first); all when `None`.
+    pub last: Option<u32>,
 }
 
 impl Archive {
@@ -66,11 +68,12 @@ impl Archive {
         let conn = self.connection();
         let mut stmt = conn
             .prepare(
-                "SELECT seq, at, principal, role, action, study_uid, outcome FROM audit
-                 WHERE (?1 IS NULL OR study_uid = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY seq",
+                "SELECT * FROM (SELECT seq, at, principal, role, action, study_uid, outcome FROM audit
+                 WHERE (?1 IS NULL OR study_uid = ?1) AND (?2 IS NULL OR principal = ?2)
+                 ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
             )
             .ctx("reading the audit log")?;
-        stmt.query_map(params![filter.study_uid, filter.principal], |r| {
+        stmt.query_map(params![filter.study_uid, filter.principal, filter.last.map_or(-1, i64::from)], |r| {
             Ok(AuditRecord {
                 seq: r.get(0)?,
                 at_ms: r.get(1)?,

@@ -1,5 +1,6 @@
-//! Granska's HTTP edge: DICOMweb STOW-RS (PS3.18 §10.5), and the web reading station's
-//! sessions (sign-in with a token → a cookie with CSRF protection; the station's pages next).
+//! Granska's HTTP edge: DICOMweb STOW-RS (PS3.18 §10.5), and the web reading station: sign-in
+//! with a token for a session cookie with CSRF protection ([`session`], [`station`]), the
+//! worklist, reading and admin pages ([`pages`]) and their API ([`station`], [`reading`]).
 //!
 //! Like every edge it only translates: an HTTP request in → a [`granska_app::App`] use case
 //! with the [`granska_app::Caller`] that its bearer token names → an HTTP response out, with one
@@ -7,14 +8,7 @@
 //!
 //! ```no_run
 //! # async fn run(app: std::sync::Arc<granska_app::App>, auth: std::sync::Arc<dyn granska_app::auth::Authenticate>) -> Result<(), granska_http::HttpError> {
-//! let options =
-//!     granska_http::HttpOptions {
-//!         max_instance_bytes: 128 << 20,
-//!         max_request_bytes: 2 << 30,
-//!         accept_and_drop: vec![],
-//!         max_requests: 16,
-//!         sessions: granska_http::session::SessionOptions::default(),
-//!     };
+//! let options = granska_http::HttpOptions { max_requests: 16, ..Default::default() };
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let shutdown = async { tokio::signal::ctrl_c().await.ok(); };
 //! granska_http::serve(listener, granska_http::router(app, auth, options), shutdown).await
@@ -24,6 +18,8 @@
 
 mod auth;
 pub mod error;
+pub mod pages;
+pub mod reading;
 pub mod session;
 pub mod station;
 pub mod stow;
@@ -53,6 +49,26 @@ pub struct HttpOptions {
     pub max_requests: usize,
     /// The reading station's sessions (idle expiry, bound, Secure cookies).
     pub sessions: session::SessionOptions,
+    /// When the station shows the AI's result to a reader (`[reading] show_ai`).
+    pub show_ai: reading::ShowAi,
+    /// Serve the station's pages from this directory, read on every request, instead of the
+    /// copies embedded in the binary (for working on the pages without rebuilding).
+    pub assets_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for HttpOptions {
+    /// The configuration's defaults: 128 MiB per instance, 2 GiB per request, 16 requests.
+    fn default() -> Self {
+        HttpOptions {
+            max_instance_bytes: 128 << 20,
+            max_request_bytes: 2 << 30,
+            accept_and_drop: Vec::new(),
+            max_requests: 16,
+            sessions: session::SessionOptions::default(),
+            show_ai: reading::ShowAi::default(),
+            assets_dir: None,
+        }
+    }
 }
 
 /// What every route's handler needs: the core, the token check and the limits.
@@ -67,13 +83,18 @@ pub(crate) struct Shared {
 }
 
 /// The HTTP edge's routes: `POST /dicomweb/studies` and `POST /dicomweb/studies/{study}`
-/// (STOW-RS); `POST /web/sign-in`, `POST /web/sign-out`, `GET /web/api/session` (the
-/// station's sessions). Each route module adds its own routes here.
+/// (STOW-RS); the reading station under `/web` (pages, assets and API, each response with the
+/// station's security headers). Each route module adds its own routes here.
 pub fn router(app: Arc<App>, auth: Arc<dyn Authenticate>, options: HttpOptions) -> axum::Router {
     let requests = Arc::new(tokio::sync::Semaphore::new(options.max_requests.max(1)));
     let sessions = session::Sessions::new(options.sessions);
     let edge = Arc::new(Shared { app, auth, options, requests, sessions });
-    axum::Router::new().merge(stow::routes(edge.clone())).merge(station::routes(edge))
+    let station = axum::Router::new()
+        .merge(station::routes(edge.clone()))
+        .merge(reading::routes(edge.clone()))
+        .merge(pages::routes(edge.clone()))
+        .layer(axum::middleware::map_response(pages::secure));
+    axum::Router::new().merge(stow::routes(edge)).merge(station)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight end.

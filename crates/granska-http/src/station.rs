@@ -98,17 +98,18 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Refused> {
 }
 
 /// What the station's script needs of its session.
-fn session_json(session: &Session, idle_s: u64) -> String {
+fn session_json(edge: &Shared, session: &Session) -> String {
     serde_json::json!({
         "principal": session.principal.name,
         "role": session.principal.role.as_str(),
         "csrf_token": session.csrf,
-        "idle_timeout_s": idle_s,
+        "idle_timeout_s": edge.sessions.options().idle.as_secs(),
+        "show_ai": edge.options.show_ai.as_str(),
     })
     .to_string()
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -132,7 +133,7 @@ async fn sign_in(State(edge): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     };
     tracing::info!(principal = %name, "station sign-in");
-    let mut response = json(StatusCode::OK, session_json(&session, edge.sessions.options().idle.as_secs()));
+    let mut response = json(StatusCode::OK, session_json(&edge, &session));
     if let Ok(cookie) = HeaderValue::from_str(&edge.sessions.cookie(&id)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -141,7 +142,7 @@ async fn sign_in(State(edge): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 
 async fn session(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     match web_caller(&edge, &headers, false) {
-        Ok((_, session)) => json(StatusCode::OK, session_json(&session, edge.sessions.options().idle.as_secs())),
+        Ok((_, session)) => json(StatusCode::OK, session_json(&edge, &session)),
         Err(refused) => refused.into_response(),
     }
 }
@@ -175,13 +176,16 @@ async fn worklist(State(edge): State<Arc<Shared>>, headers: HeaderMap, uri: axum
         limit: number("limit").unwrap_or(100).clamp(1, 1000) as u32,
     };
     match edge.app.list(&caller, page).await {
-        Ok(view) => json(StatusCode::OK, worklist_json(&view).to_string()),
+        Ok(view) => json(StatusCode::OK, worklist_json(&view, edge.options.show_ai).to_string()),
         Err(e) => (crate::error::status(&e), e.to_string()).into_response(),
     }
 }
 
 /// The worklist as the station's script reads it: exams in priority order with their tasks.
-fn worklist_json(view: &granska_app::WorklistView) -> serde_json::Value {
+/// The AI's category and flags only when `show_ai` is `always`: the list is read before any
+/// decision.
+fn worklist_json(view: &granska_app::WorklistView, show_ai: crate::reading::ShowAi) -> serde_json::Value {
+    let ai = show_ai == crate::reading::ShowAi::Always;
     let exams: Vec<serde_json::Value> = view
         .exams
         .iter()
@@ -190,9 +194,9 @@ fn worklist_json(view: &granska_app::WorklistView) -> serde_json::Value {
             serde_json::json!({
                 "study_uid": e.study_uid,
                 "status": e.status.as_str(),
-                "category": e.category,
+                "category": e.category.filter(|_| ai),
                 "reading_mode": e.mode.as_str(),
-                "flags": e.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                "flags": e.flags.iter().filter(|_| ai).map(|f| f.as_str()).collect::<Vec<_>>(),
                 "reason": e.reason,
                 "overdue": e.overdue,
                 "waiting_since_unix_ms": e.waiting_since_ms,

@@ -702,7 +702,7 @@ mod tests {
             max_request_bytes: 1000,
             accept_and_drop: vec![],
             max_requests: 1,
-            sessions: crate::session::SessionOptions::default(),
+            ..HttpOptions::default()
         };
         let body = "--b\r\nContent-Type: application/dicom\r\n\r\nhello\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n";
         let parts = split_body(Bytes::from(body), "b", &options).unwrap();
@@ -716,7 +716,7 @@ mod tests {
             max_request_bytes: 10,
             accept_and_drop: vec![],
             max_requests: 1,
-            sessions: crate::session::SessionOptions::default(),
+            ..HttpOptions::default()
         };
         assert!(matches!(split_body(Bytes::from(body), "b", &small), Err(MultipartError::BodyTooLarge { limit: 10 })));
         assert!(matches!(split_body(Bytes::from("garbage"), "b", &options), Err(MultipartError::Malformed { .. })));

@@ -34,6 +34,8 @@ pub struct Config {
     pub http: HttpSection,
     /// Result reports (Mammography CAD SR) back to the PACS.
     pub results: ResultsSection,
+    /// The web reading station.
+    pub reading: ReadingSection,
 }
 
 /// `[server]`
@@ -273,6 +275,9 @@ pub struct HttpSection {
     /// Mark session cookies `Secure`: set when a TLS-terminating proxy serves the station (the
     /// listener itself is plain HTTP).
     pub secure_cookies: bool,
+    /// Serve the reading station's pages from this directory instead of the copies built into
+    /// the binary (for working on the pages); unset in production.
+    pub assets_dir: Option<PathBuf>,
 }
 
 impl Default for HttpSection {
@@ -283,7 +288,23 @@ impl Default for HttpSection {
             max_requests: 16,
             session_idle_minutes: 30,
             secure_cookies: false,
+            assets_dir: None,
         }
+    }
+}
+
+/// `[reading]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadingSection {
+    /// When the reading station shows the AI's category, score and flags: `always` (with the
+    /// images, as in MASAI), `after-decision` or `never`.
+    pub show_ai: String,
+}
+
+impl Default for ReadingSection {
+    fn default() -> Self {
+        ReadingSection { show_ai: "always".into() }
     }
 }
 

@@ -74,6 +74,13 @@ impl EdgeOptions {
                 secure: config.http.secure_cookies,
                 ..granska_http::session::SessionOptions::default()
             },
+            show_ai: granska_http::reading::ShowAi::parse(&config.reading.show_ai).ok_or_else(|| {
+                ServerError::Config(format!(
+                    "reading.show_ai: expected \"always\", \"after-decision\" or \"never\", found {:?}",
+                    config.reading.show_ai
+                ))
+            })?,
+            assets_dir: config.http.assets_dir.clone(),
         };
         let r = &config.results;
         let results = if r.destination.is_empty() {

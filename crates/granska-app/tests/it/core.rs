@@ -94,7 +94,7 @@ async fn every_use_case_authorises_audits_and_publishes() {
 
     // The audit log is the admin's to read, and reading it is audited too.
     assert!(matches!(app.read_audit(&alice, Default::default()).await, Err(AppError::Forbidden { .. })));
-    let filter = granska_archive::AuditFilter { study_uid: Some(exam.study_uid.clone()), principal: None };
+    let filter = granska_archive::AuditFilter { study_uid: Some(exam.study_uid.clone()), principal: None, last: None };
     let records = app.read_audit(&root, filter).await.unwrap();
     assert!(records.iter().all(|r| r.study_uid.as_deref() == Some(exam.study_uid.as_str())));
     assert!(records.iter().any(|r| r.action == "Worklist.SubmitRead" && r.principal == "alice"), "{records:?}");

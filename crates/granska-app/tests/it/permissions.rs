@@ -40,6 +40,8 @@ fn the_permission_table_is_role_by_action() {
         Audit.Read                 denied      denied      denied      allowed
         Ingest.GetReport           denied      denied      denied      allowed
         Station.ViewImage          denied      allowed     denied      allowed
+        Station.AiResult           denied      allowed     denied      allowed
+        Station.Overview           denied      denied      denied      allowed
     "#]]
     .assert_eq(&table);
 }

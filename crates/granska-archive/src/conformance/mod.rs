@@ -168,7 +168,11 @@ pub fn the_audit_log_filters_by_study_and_principal<A: ArchiveStore>(make: &dyn 
     archive.audit(3, "alice", "radiologist", "Worklist.ClaimNext", &[None], "ok").unwrap();
     let f = |study: Option<&str>, principal: Option<&str>| {
         archive
-            .audit_records(&AuditFilter { study_uid: study.map(Into::into), principal: principal.map(Into::into) })
+            .audit_records(&AuditFilter {
+                study_uid: study.map(Into::into),
+                principal: principal.map(Into::into),
+                last: None,
+            })
             .unwrap()
             .iter()
             .map(|r| format!("{} {} {}", r.principal, r.action, r.study_uid.as_deref().unwrap_or("-")))
@@ -177,6 +181,9 @@ pub fn the_audit_log_filters_by_study_and_principal<A: ArchiveStore>(make: &dyn 
     assert_eq!(f(Some("1.2.3"), None), ["pacs-1 Ingest.Upload 1.2.3", "alice Worklist.List 1.2.3"]);
     assert_eq!(f(None, Some("alice")).len(), 3);
     assert_eq!(f(Some("1.2.4"), Some("pacs-1")).len(), 0);
+    let last_two = archive.audit_records(&AuditFilter { last: Some(2), ..AuditFilter::default() }).unwrap();
+    let all = archive.audit_records(&AuditFilter::default()).unwrap();
+    assert_eq!(last_two, all[all.len() - 2..], "the last two, still oldest first");
 }
 
 /// Repeated failures park a study until an admin retries it or a new instance arrives.

@@ -19,7 +19,7 @@ pub fn replay(data: &[u8]) {
         max_request_bytes: 65536,
         accept_and_drop: vec![],
         max_requests: 16,
-        sessions: granska_http::session::SessionOptions::default(),
+        ..granska_http::HttpOptions::default()
     };
     let boundary = stow::parse_content_type(&String::from_utf8_lossy(head)).unwrap_or_else(|_| "b".to_owned());
     let Ok(parts) = stow::split_body(bytes::Bytes::copy_from_slice(content), &boundary, &options) else { return };

@@ -52,7 +52,7 @@ pub fn roomy() -> HttpOptions {
         max_request_bytes: 256 << 20,
         accept_and_drop: vec![],
         max_requests: 16,
-        sessions: granska_http::session::SessionOptions::default(),
+        ..HttpOptions::default()
     }
 }
 
@@ -218,4 +218,30 @@ async fn read_reply(reader: &mut tokio::net::tcp::OwnedReadHalf) -> Reply {
     }
     body.truncate(length);
     Reply { status, headers, body }
+}
+
+/// Stores an exam through the core as a PACS would (the edge under test is the station's).
+pub async fn push_exam(server: &Server, seed: u64) -> String {
+    let (study, views) = exam(seed);
+    let pacs = granska_app::Caller {
+        principal: "pacs-1".into(),
+        role: granska_types::Role::Pacs,
+        edge: granska_app::Edge::Grpc,
+    };
+    for (i, view) in views.into_iter().enumerate() {
+        server.app.ingest(&pacs, view, format!("view {i}")).await.unwrap();
+    }
+    study
+}
+
+/// [`push_exam`], then waits until the core has routed it.
+pub async fn push_routed(server: &Server, seed: u64) -> String {
+    let study = push_exam(server, seed).await;
+    let uid = granska_types::Uid::parse(&study).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.app.get_study(&admin(), &uid).await.unwrap().record.state != granska_types::StudyState::Routed {
+        assert!(std::time::Instant::now() < deadline, "not routed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    study
 }

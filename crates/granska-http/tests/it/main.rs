@@ -4,5 +4,6 @@
 mod fuzz_regressions;
 mod harness;
 mod orthanc;
+mod reading;
 mod station;
 mod stow;

@@ -18,14 +18,20 @@ fn request(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&st
     head + "Connection: close\r\n\r\n"
 }
 
-async fn send(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+pub(crate) async fn send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     raw(addr, request(addr, method, path, headers, body), body.as_bytes().to_vec()).await
 }
 
-const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+pub(crate) const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
 /// Signs in with `token`: `(cookie header value, csrf token)`.
-async fn sign_in(addr: std::net::SocketAddr, token: &str) -> (String, String) {
+pub(crate) async fn sign_in(addr: std::net::SocketAddr, token: &str) -> (String, String) {
     let reply = send(addr, "POST", "/web/sign-in", &[FORM], &format!("token={token}")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let set_cookie = reply.header("set-cookie").expect("a session cookie").to_owned();
@@ -119,21 +125,7 @@ async fn an_unused_session_expires() {
     assert_eq!(send(server.addr, "GET", "/web/api/session", &[("cookie", &cookie)], "").await.status, 401);
 }
 
-/// Stores an exam through the core as a PACS would (the edge under test is the station's).
-async fn push_exam(server: &crate::harness::Server, seed: u64) -> String {
-    let (study, views) = crate::harness::exam(seed);
-    let pacs = granska_app::Caller {
-        principal: "pacs-1".into(),
-        role: granska_types::Role::Pacs,
-        edge: granska_app::Edge::Grpc,
-    };
-    for (i, view) in views.into_iter().enumerate() {
-        server.app.ingest(&pacs, view, format!("view {i}")).await.unwrap();
-    }
-    study
-}
-
-async fn get_json(addr: std::net::SocketAddr, path: &str, cookie: &str) -> serde_json::Value {
+pub(crate) async fn get_json(addr: std::net::SocketAddr, path: &str, cookie: &str) -> serde_json::Value {
     let reply = send(addr, "GET", path, &[("cookie", cookie)], "").await;
     assert_eq!(reply.status, 200, "{path}: {}", reply.text());
     serde_json::from_slice(&reply.body).unwrap()
@@ -155,8 +147,8 @@ async fn the_worklist_is_the_cores_and_changes_arrive_as_server_sent_events() {
         .unwrap();
     let mut events = tokio::io::BufReader::new(stream).lines();
 
-    let first = push_exam(&server, 21).await;
-    let second = push_exam(&server, 22).await;
+    let first = crate::harness::push_exam(&server, 21).await;
+    let second = crate::harness::push_exam(&server, 22).await;
     // Both routed: each appears on the feed as it is routed, without asking again.
     let mut routed = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -212,15 +204,7 @@ async fn a_view_is_served_to_its_reader_exactly_with_an_etag_and_every_look_is_a
     use granska_archive::{ArchiveStore, AuditFilter};
     let server = start(roomy()).await;
     let addr = server.addr;
-    let study = push_exam(&server, 31).await;
-    let uid = granska_types::Uid::parse(&study).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while server.app.get_study(&crate::harness::admin(), &uid).await.unwrap().record.state
-        != granska_types::StudyState::Routed
-    {
-        assert!(std::time::Instant::now() < deadline, "not routed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let study = crate::harness::push_routed(&server, 31).await;
     let record = server.archive.study(&study).unwrap().unwrap();
     let sop = record.instances[0].instance.sop_instance_uid.to_string();
     let (cookie, _) = sign_in(addr, RADIOLOGIST).await;
@@ -230,7 +214,7 @@ async fn a_view_is_served_to_its_reader_exactly_with_an_etag_and_every_look_is_a
     assert_eq!(refused.status, 403, "{}", refused.text());
     let audit = server
         .archive
-        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()) })
+        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()), last: None })
         .unwrap();
     assert!(audit.iter().any(|r| r.action == "Station.ViewImage" && r.outcome.starts_with("failed")), "{audit:?}");
 
@@ -263,7 +247,7 @@ async fn a_view_is_served_to_its_reader_exactly_with_an_etag_and_every_look_is_a
     assert_eq!((again.status, again.body.len()), (304, 0));
     let looks = server
         .archive
-        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()) })
+        .audit_records(&AuditFilter { study_uid: Some(study.clone()), principal: Some("alice".into()), last: None })
         .unwrap()
         .into_iter()
         .filter(|r| r.action == "Station.ViewImage")

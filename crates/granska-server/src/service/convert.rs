@@ -66,7 +66,7 @@ pub fn claimed(c: ClaimedExam) -> pb::ClaimedTask {
         reading_mode: routing.map_or(0, |r| wire(r.mode)),
         flags: routing.map(|r| r.flags.iter().map(|f| wire(*f)).collect()).unwrap_or_default(),
         reason: routing.and_then(|r| r.reason.clone()).unwrap_or_default(),
-        sop_instance_uids: c.sop_instance_uids,
+        sop_instance_uids: c.instances.into_iter().map(|i| i.sop_instance_uid).collect(),
         prior_reads: c
             .claim
             .prior_reads

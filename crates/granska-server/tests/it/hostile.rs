@@ -321,7 +321,11 @@ async fn an_admin_removes_a_corrupted_copy_so_the_correct_one_is_stored() {
     let archive: Box<dyn granska_archive::ArchiveStore> =
         Box::new(granska_archive::Archive::open(server.data.path()).unwrap());
     let audit = archive
-        .audit_records(&granska_archive::AuditFilter { study_uid: Some(e.study_uid.clone()), principal: None })
+        .audit_records(&granska_archive::AuditFilter {
+            study_uid: Some(e.study_uid.clone()),
+            principal: None,
+            last: None,
+        })
         .unwrap();
     let removal = audit.iter().find(|a| a.action == "Ingest.RemoveInstance").expect("audited");
     assert!(removal.outcome.contains("corrupted in transit"), "{removal:?}");

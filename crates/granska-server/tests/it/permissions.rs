@@ -48,8 +48,9 @@ async fn call(ch: Authed, rpc: Rpc) -> Code {
                 .map(drop),
         ),
         // No RPC reads the audit log yet (the core's `read_audit` is tested in granska-app);
-        // images are the reading station's (tested in granska-http).
-        Rpc::ReadAudit | Rpc::ViewImage => unreachable!("skipped by the caller"),
+        // images, the AI result after a read and the overview are the reading station's (tested
+        // in granska-http).
+        Rpc::ReadAudit | Rpc::ViewImage | Rpc::AiResult | Rpc::Overview => unreachable!("skipped by the caller"),
         Rpc::RemoveInstance => code(
             ingest
                 .remove_instance(pb::RemoveInstanceRequest { sop_instance_uid: uid, reason: "test".into() })
@@ -66,7 +67,8 @@ async fn every_role_and_rpc_is_allowed_or_denied_as_specified() {
     let principals =
         [("pacs-1", Role::Pacs), ("alice", Role::Radiologist), ("rita", Role::Researcher), ("root", Role::Admin)];
     let mut table = format!("{:<22} pacs        radiologist researcher  admin\n", "");
-    for &rpc in Rpc::VARIANTS.iter().filter(|&&a| a != Rpc::ReadAudit && a != Rpc::ViewImage) {
+    let web_only = [Rpc::ReadAudit, Rpc::ViewImage, Rpc::AiResult, Rpc::Overview];
+    for &rpc in Rpc::VARIANTS.iter().filter(|a| !web_only.contains(a)) {
         table += &format!("{:<22}", rpc.name());
         for (principal, role) in principals {
             let got = call(with_token(channel.clone(), Some(crate::support::token_of(principal))), rpc).await;

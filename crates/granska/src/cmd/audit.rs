@@ -33,7 +33,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.data_dir.display()
     );
     let archive = Archive::open(&args.data_dir).with_context(|| format!("cannot open {}", args.data_dir.display()))?;
-    let records = archive.audit_records(&AuditFilter { study_uid: args.study, principal: args.principal })?;
+    let records =
+        archive.audit_records(&AuditFilter { study_uid: args.study, principal: args.principal, last: None })?;
     if args.json {
         let rows: Vec<output::AuditRow> = records.iter().map(Into::into).collect();
         println!("{}", output::to_json(&rows)?);
