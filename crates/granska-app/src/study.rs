@@ -16,7 +16,7 @@ pub struct StudyView {
     pub record: StudyRecord,
     /// Its scorings, oldest first, with when each was recorded (Unix ms).
     pub scorings: Vec<(ScoringRecord, i64)>,
-    /// Routings, tasks and outcome, once routed.
+    /// Routings, tasks, reads and outcome, once routed; the reads' notes only for the admin.
     pub history: Option<StudyHistory>,
     /// `(PatientID, PatientName)` of its first instance; only for the admin.
     pub patient: Option<(Option<String>, Option<String>)>,
@@ -63,6 +63,11 @@ impl App {
         let result = blocking(move || {
             let record = archive.study(&uid)?.ok_or_else(|| AppError::UnknownStudy { study_uid: uid.clone() })?;
             let history = match worklist.history(&uid) {
+                Ok(mut h) if !with_patient => {
+                    // A reader's free-text note may name the woman: the admin's only.
+                    h.reads.iter_mut().for_each(|r| r.note = None);
+                    Some(h)
+                }
                 Ok(h) => Some(h),
                 Err(granska_worklist::Error::UnknownStudy { .. }) => None,
                 Err(e) => return Err(e.into()),

@@ -46,7 +46,8 @@ function render(data) {
   document.getElementById('overdue').replaceChildren(table(
     ['Study', 'Category', 'Reading mode', 'Flags', 'Tasks', 'Waiting', 'Status / reason'], overdue, 'No overdue exams.'));
 
-  const audit = (data.audit || []).map((a) => el('tr', {},
+  const entries = [...(data.audit || [])].sort((x, y) => (y.at_unix_ms || 0) - (x.at_unix_ms || 0));
+  const audit = entries.map((a) => el('tr', {},
     el('td', { class: 'mono' }, formatTime(a.at_unix_ms)),
     el('td', {}, a.principal || '—'),
     el('td', {}, a.role || '—'),

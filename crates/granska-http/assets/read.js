@@ -19,6 +19,7 @@ const ui = {
 
 const STATUS = { scored: 'Scored', unscorable: 'Could not be scored', incomplete: 'Incomplete' };
 const MODE = { single: 'Single reading', double: 'Double reading' };
+const PRIOR_KIND = { first: 'First read', second: 'Second read', consensus: 'Consensus' };
 
 const state = {
   session: null,
@@ -44,6 +45,8 @@ const viewer = new Viewer($('view-grid'), {
 function resetForClaim() {
   delete body.dataset.viewsDrawn;
   delete body.dataset.taskId;
+  delete body.dataset.studyUid;
+  delete body.dataset.taskKind;
   delete body.dataset.submitted;
   state.claim = null;
   state.task = null;
@@ -83,16 +86,18 @@ async function claimNext() {
     render(claim);
   } catch (e) {
     ui.taskKind.textContent = 'No exam claimed';
-    showError(e);
+    if (!e.redirecting) showNothing(`Could not claim an exam: ${describeError(e)}`);
   } finally {
     state.claiming = false;
     updateStatus();
   }
 }
 
-function showNothing() {
-  ui.taskKind.textContent = 'Nothing to read';
-  ui.emptyText.textContent = 'Nothing to read right now.';
+function showNothing(error = null) {
+  if (!error) ui.taskKind.textContent = 'Nothing to read';
+  ui.emptyText.textContent = error || 'Nothing to read right now.';
+  ui.emptyText.classList.toggle('form-error', Boolean(error));
+  $('empty-retry').textContent = error ? 'Try again' : 'Check again';
   ui.empty.hidden = false;
   $('empty-retry').focus();
 }
@@ -102,6 +107,8 @@ function render(claim) {
   state.claim = claim;
   state.task = task;
   body.dataset.taskId = String(task.task_id);
+  body.dataset.studyUid = task.study_uid;
+  body.dataset.taskKind = task.kind;
   ui.taskKind.textContent = (TASK_KIND[task.kind] || task.kind) + (task.resumed ? ' (resumed)' : '');
 
   const facts = [
@@ -126,7 +133,7 @@ function render(claim) {
   const priors = task.kind === 'consensus' ? claim.prior_reads || [] : [];
   if (priors.length) {
     ui.otherReads.replaceChildren(...priors.map((read) => el('div', { class: 'other-read', testid: 'other-read', data: { kind: read.kind || '', decision: read.decision || '' } },
-      el('div', { class: 'reader' }, `${TASK_KIND[read.kind] || read.kind || 'Read'} · ${read.reader || 'unknown reader'}`),
+      el('div', { class: 'reader' }, `${PRIOR_KIND[read.kind] || read.kind || 'Read'} · ${read.reader || 'unknown reader'}`),
       el('div', { class: `decision ${read.decision === 'recall' ? 'decision-recall-text' : 'decision-no-recall-text'}` },
         read.decision === 'recall' ? 'Recall' : read.decision === 'no-recall' ? 'No recall' : read.decision || '—'),
       read.note ? el('div', { class: 'note' }, read.note) : el('div', { class: 'note muted' }, 'No note'))));
@@ -236,6 +243,21 @@ async function submit() {
 }
 
 // ---------- releasing ----------
+
+// A claim lapses after the worklist's lease; claiming again while holding a task renews it
+// (the core gives the held task back), so a long read keeps its claim.
+const RENEW_EVERY_MS = 4 * 60 * 1000;
+setInterval(async () => {
+  if (!mustRelease()) return;
+  try {
+    const again = await api('/web/api/claim-next', { method: 'POST' });
+    if (again && again.task && state.task && again.task.task_id === state.task.task_id) {
+      state.task.lease_expires_unix_ms = again.task.lease_expires_unix_ms;
+    }
+  } catch (_) {
+    // The next tick tries again; the submit itself reports a lost claim.
+  }
+}, RENEW_EVERY_MS);
 
 function mustRelease() {
   return Boolean(state.task) && !state.submitted && !state.released;

@@ -20,34 +20,23 @@ const PRESETS = ['header', 'full', 'narrow'];
 
 /** Downloads one view: its stored values and description. Rejects with the server's message. */
 async function fetchPicture(url, signal) {
-  let res;
-  try {
-    res = await fetch(url, { signal, credentials: 'same-origin' });
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new Error(NETWORK_MESSAGE);
-  }
-  if (res.status === 401) {
-    goSignIn();
-    throw new Error('Signed out: going to sign-in…');
-  }
+  const res = await fetch(url, { signal, credentials: 'same-origin' }).catch((e) => {
+    throw e && e.name === 'AbortError' ? e : new Error(NETWORK_MESSAGE);
+  });
+  if (res.status === 401) goSignIn();
   if (!res.ok) throw new Error(await errorText(res));
   const dtype = (res.headers.get('X-Image-Dtype') || '').trim().toLowerCase();
   const metaText = res.headers.get('X-Image-Meta');
   if (!metaText) throw new Error('The server sent no image description (X-Image-Meta).');
-  let meta;
+  let meta = null;
   try {
     meta = JSON.parse(metaText);
-  } catch {
-    throw new Error('The image description (X-Image-Meta) could not be read.');
-  }
+  } catch { /* said below */ }
+  if (!meta || typeof meta !== 'object') throw new Error('The image description (X-Image-Meta) could not be read.');
   const Type = DTYPES[dtype];
   if (!Type) throw new Error(`Unsupported pixel type "${dtype}".`);
-  const rows = Number(meta.rows);
-  const cols = Number(meta.columns);
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    throw new Error('The image description has no valid size.');
-  }
+  const { rows, columns: cols } = meta;
+  if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0)) throw new Error('The image description has no valid size.');
   const buffer = await res.arrayBuffer();
   const n = rows * cols;
   if (buffer.byteLength < n * Type.BYTES_PER_ELEMENT) {
@@ -57,16 +46,15 @@ async function fetchPicture(url, signal) {
 }
 
 /** One view's stored values and its offscreen rendering. */
-class Picture {
+export class Picture {
   constructor(meta, data) {
-    this.meta = meta;
-    this.data = data;
-    this.rows = meta.rows;
-    this.cols = meta.columns;
     const slope = Number(meta.rescale_slope);
     const intercept = Number(meta.rescale_intercept);
-    this.slope = Number.isFinite(slope) && slope !== 0 ? slope : 1;
-    this.intercept = Number.isFinite(intercept) ? intercept : 0;
+    Object.assign(this, {
+      meta, data, rows: meta.rows, cols: meta.columns,
+      slope: Number.isFinite(slope) && slope !== 0 ? slope : 1,
+      intercept: Number.isFinite(intercept) ? intercept : 0,
+    });
     let min = Infinity;
     let max = -Infinity;
     for (let i = 0; i < data.length; i += 1) {
@@ -74,12 +62,9 @@ class Picture {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    this.smin = min;
-    this.smax = max;
     const a = min * this.slope + this.intercept;
     const b = max * this.slope + this.intercept;
-    this.mmin = Math.min(a, b);
-    this.mmax = Math.max(a, b);
+    Object.assign(this, { smin: min, smax: max, mmin: Math.min(a, b), mmax: Math.max(a, b) });
     this.range = Math.max(1, this.mmax - this.mmin);
     this.mono1 = String(meta.photometric || '').toUpperCase() === 'MONOCHROME1';
     const fn = String(meta.voi_lut_function || 'LINEAR').toUpperCase();
@@ -91,12 +76,8 @@ class Picture {
     this.lutSize = this.binned ? 65536 : span;
     this.binScale = this.binned ? 65536 / span : 1;
     this.lut = new Uint32Array(this.lutSize);
-    this.canvas = document.createElement('canvas');
-    this.canvas.width = this.cols;
-    this.canvas.height = this.rows;
-    this.ctx = this.canvas.getContext('2d');
-    this.image = this.ctx.createImageData(this.cols, this.rows);
-    this.pixels = new Uint32Array(this.image.data.buffer);
+    Object.assign(this, layer(this.cols, this.rows));
+    this.previews = new Map();
   }
 
   /** min..max of the modality values. */
@@ -136,7 +117,13 @@ class Picture {
     }
   }
 
-  /** Windows every stored value into the offscreen canvas. */
+  /** The LUT index of a stored value. */
+  index(v) {
+    if (!this.binned) return v - this.smin;
+    return Math.min(this.lutSize - 1, ((v - this.smin) * this.binScale) | 0);
+  }
+
+  /** Windows every stored value into the full-resolution offscreen canvas. */
   render(center, width, invert) {
     this.buildLut(center, width, invert);
     const { data, pixels, lut, smin } = this;
@@ -144,26 +131,52 @@ class Picture {
     if (!this.binned) {
       for (let i = 0; i < n; i += 1) pixels[i] = lut[data[i] - smin];
     } else {
-      const s = this.binScale;
-      const top = this.lutSize - 1;
-      for (let i = 0; i < n; i += 1) {
-        const k = ((data[i] - smin) * s) | 0;
-        pixels[i] = lut[k > top ? top : k];
-      }
+      for (let i = 0; i < n; i += 1) pixels[i] = lut[this.index(data[i])];
     }
     this.ctx.putImageData(this.image, 0, 0);
+    return this;
+  }
+
+  /** A 1/k-size copy (block means) for fast windowing while a window drag is under way. */
+  preview(k) {
+    let p = this.previews.get(k);
+    if (p) return p;
+    const { cols, rows, data } = this;
+    const pc = Math.ceil(cols / k);
+    const pr = Math.ceil(rows / k);
+    const sums = new Float64Array(pc * pr);
+    for (let r = 0; r < rows; r += 1) {
+      const out = ((r / k) | 0) * pc;
+      const base = r * cols;
+      for (let c = 0; c < cols; c += 1) sums[out + ((c / k) | 0)] += data[base + c];
+    }
+    const idx = new Uint32Array(pc * pr);
+    for (let i = 0; i < idx.length; i += 1) {
+      const n = Math.min(k, rows - ((i / pc) | 0) * k) * Math.min(k, cols - (i % pc) * k);
+      idx[i] = this.index(Math.round(sums[i] / n));
+    }
+    p = { k, idx, ...layer(pc, pr) };
+    this.previews.set(k, p);
+    return p;
+  }
+
+  renderPreview(k, center, width, invert) {
+    const p = this.preview(k);
+    this.buildLut(center, width, invert);
+    const { idx, pixels } = p;
+    const lut = this.lut;
+    for (let i = 0; i < idx.length; i += 1) pixels[i] = lut[idx[i]];
+    p.ctx.putImageData(p.image, 0, 0);
+    return p;
   }
 
   /** Whether the brighter (tissue-filled) side, after MONOCHROME1, is the right edge. */
   brighterOnRight(center, width) {
     this.buildLut(center, width, false);
-    const { data, lut, smin, cols, rows } = this;
+    const { data, lut, cols, rows } = this;
     const band = Math.max(1, Math.floor(cols / 10));
     const rowStep = Math.max(1, Math.floor(rows / 400));
-    const gray = (v) => {
-      const k = this.binned ? Math.min(this.lutSize - 1, ((v - smin) * this.binScale) | 0) : v - smin;
-      return lut[k] & 0xff;
-    };
+    const gray = (v) => lut[this.index(v)] & 0xff;
     let left = 0;
     let right = 0;
     for (let r = 0; r < rows; r += rowStep) {
@@ -191,12 +204,18 @@ class Picture {
   }
 }
 
+/** An offscreen canvas with its ImageData and a packed-pixel view of it. */
+function layer(cols, rows) {
+  const canvas = Object.assign(document.createElement('canvas'), { width: cols, height: rows });
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(cols, rows);
+  return { canvas, ctx, image, pixels: new Uint32Array(image.data.buffer) };
+}
+
 function fmt(x) {
   if (!Number.isFinite(x)) return '—';
   const a = Math.abs(x);
-  if (a >= 100) return String(Math.round(x));
-  if (a >= 1) return x.toFixed(1);
-  return x.toPrecision(3);
+  return a >= 100 ? String(Math.round(x)) : a >= 1 ? x.toFixed(1) : x.toPrecision(3);
 }
 
 const round6 = (x) => Math.round(x * 1e6) / 1e6;
@@ -204,32 +223,18 @@ const round6 = (x) => Math.round(x * 1e6) / 1e6;
 /** One cell of the grid: its canvas, the picture in it and the view transform. */
 class Pane {
   constructor(viewer, cell) {
-    this.viewer = viewer;
-    this.cell = cell;
-    this.slot = cell.dataset.slot;
-    this.side = this.slot[0];
-    this.canvas = cell.querySelector('canvas');
-    this.ctx = this.canvas.getContext('2d');
-    this.labelEl = cell.querySelector('.cell-label');
-    this.wlEl = cell.querySelector('.cell-wl');
-    this.msgEl = cell.querySelector('.cell-msg');
+    const q = (sel) => cell.querySelector(sel);
+    Object.assign(this, { viewer, cell, slot: cell.dataset.slot, side: cell.dataset.slot[0], canvas: q('canvas') });
+    Object.assign(this, { ctx: this.canvas.getContext('2d'), labelEl: q('.cell-label'), wlEl: q('.cell-wl'), msgEl: q('.cell-msg') });
     this.reset();
   }
 
   reset() {
-    this.pic = null;
-    this.info = null;
-    this.center = 0;
-    this.width = 1;
-    this.windowIndex = 0;
-    this.flip = false;
-    this.scale = 0;
-    this.panX = 0;
-    this.panY = 0;
-    this.needsRender = false;
-    this.needsDraw = true;
-    this.drawnOnce = false;
-    this.settled = false;
+    // shown: the layer drawn, the picture itself or a preview; scale 0: fit on the next draw.
+    Object.assign(this, {
+      pic: null, shown: null, center: 0, width: 1, windowIndex: 0, flip: false, scale: 0, panX: 0, panY: 0,
+      needsRender: false, needsDraw: true, drawnOnce: false, settled: false,
+    });
     const d = this.canvas.dataset;
     for (const k of ['drawn', 'windowCenter', 'windowWidth', 'zoom', 'invert', 'flipped', 'missing', 'sopInstanceUid']) delete d[k];
     this.labelEl.textContent = this.slot.replace('-', ' ');
@@ -238,8 +243,7 @@ class Pane {
   }
 
   message(text, isError = false) {
-    this.msgEl.textContent = text;
-    this.msgEl.hidden = !text;
+    Object.assign(this.msgEl, { textContent: text, hidden: !text });
     this.msgEl.classList.toggle('error', isError);
   }
 
@@ -251,26 +255,19 @@ class Pane {
 
   setLoading(view) {
     this.canvas.dataset.missing = 'false';
-    this.info = view;
     if (view.sop_instance_uid) this.canvas.dataset.sopInstanceUid = view.sop_instance_uid;
     this.message(`Loading ${this.slot}…`);
   }
 
-  setError(text) {
-    this.message(`${this.slot} could not be shown: ${text}`, true);
-  }
+  setError(text) { this.message(`${this.slot} could not be shown: ${text}`, true); }
 
   setPicture(pic) {
     this.pic = pic;
     const w = this.headerWindow(0) || pic.fullWindow();
-    this.center = w.center;
-    this.width = w.width;
-    this.windowIndex = 0;
-    this.flip = pic.chestWallOnRight(w) !== (this.side === 'R');
-    this.canvas.dataset.flipped = String(this.flip);
-    this.scale = 0; // fit on the first draw
-    this.needsRender = true;
-    this.needsDraw = true;
+    // Hang with the chest wall towards the middle: right breast's on the right edge, left's on the left.
+    const flip = pic.chestWallOnRight(w) !== (this.side === 'R');
+    Object.assign(this, { shown: null, center: w.center, width: w.width, windowIndex: 0, flip, scale: 0, needsRender: true, needsDraw: true });
+    this.canvas.dataset.flipped = String(flip);
     this.message('');
   }
 
@@ -286,9 +283,7 @@ class Pane {
     this.needsRender = true;
   }
 
-  size() {
-    return { W: this.canvas.width, H: this.canvas.height };
-  }
+  size() { return { W: this.canvas.width, H: this.canvas.height }; }
 
   /** Sizes the canvas to its cell (device pixels); a new size refits the view. */
   layout() {
@@ -297,11 +292,17 @@ class Pane {
     const H = Math.round(this.cell.clientHeight * dpr);
     if (W < 1 || H < 1) return;
     if (W !== this.canvas.width || H !== this.canvas.height) {
-      this.canvas.width = W;
-      this.canvas.height = H;
+      Object.assign(this.canvas, { width: W, height: H });
       this.scale = 0;
     }
     this.needsDraw = true;
+  }
+
+  /** The preview size while dragging: 1/k of full resolution, still ≥ ½ screen pixel per pixel. */
+  previewFactor() {
+    let k = 1;
+    while (k < 8 && this.scale * k * 2 <= 1) k *= 2;
+    return k;
   }
 
   fitScale() {
@@ -313,19 +314,13 @@ class Pane {
   fit() {
     if (!this.pic) return;
     const { W } = this.size();
-    this.scale = this.fitScale();
-    const spare = Math.max(0, W - this.scale * this.pic.cols) / 2;
-    this.panX = this.side === 'R' ? spare : -spare;
-    this.panY = 0;
-    this.needsDraw = true;
+    const scale = this.fitScale();
+    const spare = Math.max(0, W - scale * this.pic.cols) / 2;
+    Object.assign(this, { scale, panX: this.side === 'R' ? spare : -spare, panY: 0, needsDraw: true });
   }
 
   oneToOne() {
-    if (!this.pic) return;
-    this.scale = 1;
-    this.panX = 0;
-    this.panY = 0;
-    this.needsDraw = true;
+    if (this.pic) Object.assign(this, { scale: 1, panX: 0, panY: 0, needsDraw: true });
   }
 
   /** Zooms by `factor` keeping the canvas point (px, py) (device pixels) in place. */
@@ -341,21 +336,17 @@ class Pane {
       return;
     }
     const { W, H } = this.size();
-    const cx = W / 2;
-    const cy = H / 2;
+    const [cx, cy] = [W / 2, H / 2];
     this.panX = px - cx - (s1 / s0) * (px - cx - this.panX);
     this.panY = py - cy - (s1 / s0) * (py - cy - this.panY);
-    this.scale = s1;
+    Object.assign(this, { scale: s1, needsDraw: true });
     this.clampPan();
-    this.needsDraw = true;
   }
 
   panBy(dx, dy) {
     if (!this.pic) return;
-    this.panX += dx;
-    this.panY += dy;
+    Object.assign(this, { panX: this.panX + dx, panY: this.panY + dy, needsDraw: true });
     this.clampPan();
-    this.needsDraw = true;
   }
 
   /** Keeps some of the image on screen. */
@@ -391,18 +382,17 @@ class Pane {
     if (!this.pic) return;
     if (!this.scale) this.fit();
     const t = this.transform();
-    ctx.setTransform(t.a, 0, 0, t.s, t.e, t.f);
-    ctx.imageSmoothingEnabled = t.s < 1;
-    if (t.s < 1) ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(this.pic.canvas, 0, 0);
+    const shown = this.shown || this.pic;
+    const k = shown.k || 1;
+    ctx.setTransform(t.a * k, 0, 0, t.s * k, t.e, t.f);
+    ctx.imageSmoothingEnabled = t.s * k < 1;
+    if (t.s * k < 1) ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(shown.canvas, 0, 0);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    const d = this.canvas.dataset;
-    d.windowCenter = String(this.center);
-    d.windowWidth = String(this.width);
-    d.zoom = String(round6(this.scale));
-    d.invert = String(this.viewer.invert);
-    d.flipped = String(this.flip);
-    d.drawn = 'true';
+    Object.assign(this.canvas.dataset, {
+      windowCenter: this.center, windowWidth: this.width, zoom: round6(this.scale),
+      invert: this.viewer.invert, flipped: this.flip, drawn: true,
+    });
     this.wlEl.textContent = `W ${fmt(this.width)}  L ${fmt(this.center)}  ·  ${Math.round(this.scale * 100)}%`;
   }
 }
@@ -411,20 +401,12 @@ class Pane {
 export class Viewer {
   /** grid: the element holding the four `.cell[data-slot]`; onSettled(drawnCount) after a load. */
   constructor(grid, { onSettled = () => {} } = {}) {
-    this.grid = grid;
-    this.onSettled = onSettled;
-    this.invert = false;
-    this.preset = 'header';
-    this.magnifier = false;
-    this.generation = 0;
-    this.abort = null;
-    this.drag = null;
-    this.loupeAt = null;
-    this.frameRequested = false;
+    Object.assign(this, {
+      grid, onSettled, invert: false, preset: 'header', magnifier: false, generation: 0,
+      abort: null, drag: null, loupeAt: null, frameRequested: false,
+    });
     this.panes = SLOTS.map((slot) => new Pane(this, grid.querySelector(`.cell[data-slot="${slot}"]`)));
-    this.loupe = document.createElement('canvas');
-    this.loupe.className = 'magnifier';
-    this.loupe.hidden = true;
+    this.loupe = Object.assign(document.createElement('canvas'), { className: 'magnifier', hidden: true });
     this.loupe.dataset.testid = 'magnifier';
     this.loupe.setAttribute('aria-hidden', 'true');
     document.body.append(this.loupe);
@@ -436,10 +418,6 @@ export class Viewer {
     }
     window.addEventListener('resize', () => this.layoutAll());
     this.layoutAll();
-  }
-
-  pane(slot) {
-    return this.panes.find((p) => p.slot === slot);
   }
 
   layoutAll() {
@@ -459,8 +437,11 @@ export class Viewer {
   frame() {
     for (const pane of this.panes) {
       if (pane.pic && pane.needsRender) {
-        pane.pic.render(pane.center, pane.width, this.invert);
-        pane.needsRender = false;
+        const k = this.drag && this.drag.mode === 'wl' && pane.scale ? pane.previewFactor() : 1;
+        // While dragging, a small preview keeps up with the pointer; the full image follows.
+        pane.shown = k > 1 ? pane.pic.renderPreview(k, pane.center, pane.width, this.invert)
+          : pane.pic.render(pane.center, pane.width, this.invert);
+        pane.needsRender = k > 1;
         pane.needsDraw = true;
       }
       if (pane.needsDraw) {
@@ -479,7 +460,6 @@ export class Viewer {
   clear() {
     this.generation += 1;
     if (this.abort) this.abort.abort();
-    this.abort = null;
     this.setSolo(null);
     this.hideLoupe();
     this.preset = 'header';
@@ -500,15 +480,11 @@ export class Viewer {
       if (SLOTS.includes(slot) && !bySlot.has(slot)) bySlot.set(slot, view);
       else extras.push(view);
     }
-    this.expected = bySlot.size;
-    this.settledCount = 0;
-    this.drawnCount = 0;
+    Object.assign(this, { expected: bySlot.size, settledCount: 0, drawnCount: 0 });
     for (const pane of this.panes) {
       const view = bySlot.get(pane.slot);
-      if (!view) {
-        pane.setMissing();
-        continue;
-      }
+      if (!view) pane.setMissing();
+      if (!view) continue;
       pane.setLoading(view);
       fetchPicture(view.url, signal).then(
         (pic) => {
@@ -532,33 +508,22 @@ export class Viewer {
     if (pane.settled) return;
     pane.settled = true;
     this.settledCount += 1;
-    if (drawn) this.drawnCount += 1;
+    this.drawnCount += drawn ? 1 : 0;
     if (this.settledCount === this.expected) this.onSettled(this.drawnCount);
   }
 
-  loaded() {
-    return this.panes.filter((p) => p.pic);
-  }
+  loaded() { return this.panes.filter((p) => p.pic); }
 
   /** Window/level presets: 'header' (again: the next header window), 'full', 'narrow'. */
   applyPreset(name) {
     const again = name === 'header' && this.preset === 'header';
     for (const pane of this.loaded()) {
       const { pic } = pane;
-      let w;
-      if (name === 'header') {
-        if (pic.windows.length) {
-          pane.windowIndex = again ? (pane.windowIndex + 1) % pic.windows.length : 0;
-          w = pane.headerWindow(pane.windowIndex);
-        } else {
-          w = pic.fullWindow();
-        }
-      } else if (name === 'full') {
-        w = pic.fullWindow();
-      } else {
-        const base = pane.headerWindow(pane.windowIndex) || pane.headerWindow(0) || pic.fullWindow();
-        w = { center: base.center, width: base.width / 2 };
-      }
+      if (name === 'header' && pic.windows.length) pane.windowIndex = again ? (pane.windowIndex + 1) % pic.windows.length : 0;
+      const header = pane.headerWindow(pane.windowIndex) || pane.headerWindow(0);
+      let w = pic.fullWindow();
+      if (name === 'header' && header) w = header;
+      else if (name === 'narrow') w = { center: (header || w).center, width: (header || w).width / 2 };
       pane.setWindow(w.center, w.width);
     }
     this.preset = name;
@@ -572,38 +537,28 @@ export class Viewer {
     return this.applyPreset(PRESETS[(i + 1) % PRESETS.length]);
   }
 
+  /** Runs fn on every view with a picture, then redraws. */
+  each(fn) {
+    for (const pane of this.loaded()) fn(pane);
+    this.requestFrame();
+  }
+
   toggleInvert() {
     this.invert = !this.invert;
-    for (const pane of this.loaded()) pane.needsRender = true;
-    this.requestFrame();
+    this.each((pane) => { pane.needsRender = true; });
     return this.invert;
   }
 
-  fitAll() {
-    for (const pane of this.loaded()) pane.fit();
-    this.requestFrame();
-  }
+  fitAll() { this.each((pane) => pane.fit()); }
 
-  oneToOneAll() {
-    for (const pane of this.loaded()) pane.oneToOne();
-    this.requestFrame();
-  }
+  oneToOneAll() { this.each((pane) => pane.oneToOne()); }
 
-  zoomAll(factor) {
-    for (const pane of this.loaded()) {
-      const { W, H } = pane.size();
-      pane.zoomAt(W / 2, H / 2, factor);
-    }
-    this.requestFrame();
-  }
+  /** Zooms every view around its centre. */
+  zoomAll(factor) { this.each((pane) => pane.zoomAt(pane.canvas.width / 2, pane.canvas.height / 2, factor)); }
 
-  zoomIn() {
-    this.zoomAll(KEY_STEP);
-  }
+  zoomIn() { this.zoomAll(KEY_STEP); }
 
-  zoomOut() {
-    this.zoomAll(1 / KEY_STEP);
-  }
+  zoomOut() { this.zoomAll(1 / KEY_STEP); }
 
   /** Shows one slot alone (null: the four). */
   setSolo(slot) {
@@ -612,9 +567,7 @@ export class Viewer {
     this.layoutAll();
   }
 
-  solo() {
-    return this.grid.dataset.solo || null;
-  }
+  solo() { return this.grid.dataset.solo || null; }
 
   toggleMagnifier() {
     this.magnifier = !this.magnifier;
@@ -635,10 +588,7 @@ export class Viewer {
     }
     const dpr = window.devicePixelRatio || 1;
     const L = Math.round(LOUPE_CSS * dpr);
-    if (this.loupe.width !== L) {
-      this.loupe.width = L;
-      this.loupe.height = L;
-    }
+    if (this.loupe.width !== L) Object.assign(this.loupe, { width: L, height: L });
     const rect = pane.canvas.getBoundingClientRect();
     const p = pane.imagePoint((clientX - rect.left) * dpr, (clientY - rect.top) * dpr);
     const ctx = this.loupe.getContext('2d');
@@ -664,17 +614,14 @@ export class Viewer {
     canvas.addEventListener('pointerdown', (e) => {
       if (!pane.pic || (e.button !== 0 && e.button !== 1)) return;
       e.preventDefault();
-      canvas.focus({ preventScroll: true });
-      canvas.setPointerCapture(e.pointerId);
+      try {
+        canvas.setPointerCapture(e.pointerId);
+      } catch {
+        /* a synthetic pointer: no capture */
+      }
       const pan = e.button === 1 || e.shiftKey;
       this.drag = {
-        pane,
-        pointerId: e.pointerId,
-        mode: pan ? 'pan' : 'wl',
-        x0: e.clientX,
-        y0: e.clientY,
-        x: e.clientX,
-        y: e.clientY,
+        pane, pointerId: e.pointerId, mode: pan ? 'pan' : 'wl', x0: e.clientX, y0: e.clientY, x: e.clientX, y: e.clientY,
         start: new Map(this.loaded().map((p) => [p, { center: p.center, width: p.width }])),
       };
       if (pan) this.grid.classList.add('panning');
@@ -688,8 +635,7 @@ export class Viewer {
         } else {
           this.dragWindow(e.clientX - drag.x0, e.clientY - drag.y0);
         }
-        drag.x = e.clientX;
-        drag.y = e.clientY;
+        Object.assign(drag, { x: e.clientX, y: e.clientY });
         this.requestFrame();
       }
       if (this.magnifier) {
@@ -701,6 +647,7 @@ export class Viewer {
       if (this.drag && this.drag.pointerId === e.pointerId) {
         this.drag = null;
         this.grid.classList.remove('panning');
+        this.requestFrame(); // the full-resolution rendering after a preview
       }
     };
     canvas.addEventListener('pointerup', end);

@@ -126,8 +126,8 @@ async function main() {
   await refresh();
   connect();
   setInterval(tickWaiting, 30000);
-  // A safety net for a feed that stays silent: refetch every two minutes.
-  setInterval(refresh, 120000);
+  // A safety net for a feed that stays silent (a buffering proxy): refetch every five minutes.
+  setInterval(refresh, 300000);
 }
 
 main();

@@ -267,7 +267,7 @@ async fn view(
         }
         granska_app::ViewImage::Image { sha256, meta, samples } => {
             let (dtype, bytes) = little_endian(samples);
-            let meta = serde_json::to_string(&meta).unwrap_or_default();
+            let meta = ascii_json(&serde_json::to_string(&meta).unwrap_or_default());
             let mut response = (StatusCode::OK, bytes).into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
@@ -280,6 +280,23 @@ async fn view(
             response
         }
     }
+}
+
+/// JSON with every non-ASCII character written as `\uXXXX` (a header value must be ASCII, and
+/// a window's explanation or a code meaning may not be): the same JSON value.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out += &format!("\\u{unit:04x}");
+            }
+        }
+    }
+    out
 }
 
 /// Stored values as little-endian bytes, with their type's name.
@@ -312,6 +329,14 @@ fn decode(raw: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::form_field;
+
+    #[test]
+    fn header_json_is_ascii_and_the_same_value() {
+        let value = serde_json::json!({"explanation": "Fönster 𝄞", "center": 1.5});
+        let text = super::ascii_json(&value.to_string());
+        assert!(text.is_ascii(), "{text}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
+    }
 
     #[test]
     fn form_fields_are_url_decoded() {

@@ -147,7 +147,18 @@ pub fn study(v: StudyView) -> pb::Study {
         tasks: h
             .tasks
             .iter()
-            .map(|t| pb::StudyTask { task_id: t.id, kind: wire(t.kind), state: wire(t.state) })
+            .map(|t| {
+                let read = h.reads.iter().find(|r| r.task_id == t.id);
+                pb::StudyTask {
+                    task_id: t.id,
+                    kind: wire(t.kind),
+                    state: wire(t.state),
+                    reader: read.map(|r| r.reader.clone()).unwrap_or_default(),
+                    decision: read.map_or(0, |r| wire(r.decision)),
+                    read_unix_ms: read.map_or(0, |r| r.submitted_at_ms),
+                    note: read.and_then(|r| r.note.clone()).unwrap_or_default(),
+                }
+            })
             .collect(),
         outcome: h.outcome.map_or(0, |o| wire(o.decision)),
         outcome_via: h.outcome.map_or(0, |o| wire(o.via)),

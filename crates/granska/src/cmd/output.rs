@@ -438,6 +438,14 @@ pub struct TaskState {
     pub kind: String,
     /// queued | claimed | done | cancelled
     pub state: String,
+    /// Who read it, once done.
+    pub reader: Option<String>,
+    /// recall | no-recall, once done.
+    pub decision: Option<String>,
+    /// When it was read, Unix ms.
+    pub read_unix_ms: Option<i64>,
+    /// The reader's note (shown to the admin only).
+    pub note: Option<String>,
 }
 
 /// Patient identifiers of a [`Study`].
@@ -542,6 +550,10 @@ impl From<&pb::StudyTask> for TaskState {
             task_id: t.task_id,
             kind: name::<vocab::TaskKind>(t.kind),
             state: name::<vocab::TaskState>(t.state),
+            reader: non_empty(&t.reader),
+            decision: (t.decision != 0).then(|| name::<vocab::ReadDecision>(t.decision)),
+            read_unix_ms: (t.read_unix_ms != 0).then_some(t.read_unix_ms),
+            note: non_empty(&t.note),
         }
     }
 }
@@ -1011,6 +1023,10 @@ mod tests {
                     task_id: 5,
                     kind: pb::TaskKind::First as i32,
                     state: pb::TaskState::Done as i32,
+                    reader: "alice".into(),
+                    decision: pb::ReadDecision::NoRecall as i32,
+                    read_unix_ms: 1_795_317_270_000,
+                    note: "dense, no finding".into(),
                 }],
                 outcome: 0,
                 outcome_via: 0,
@@ -1048,7 +1064,11 @@ mod tests {
                     "outcome_via": null,
                     "tasks": [
                       {
+                        "decision": "no-recall",
                         "kind": "first",
+                        "note": "dense, no finding",
+                        "read_unix_ms": 1795317270000,
+                        "reader": "alice",
                         "state": "done",
                         "task_id": 5
                       }

@@ -288,6 +288,15 @@ pub fn study(args: StudyArgs) -> anyhow::Result<ExitCode> {
                         o => format!(" → {o} ({})", w::<vocab::OutcomeVia>(r.outcome_via)),
                     }
                 );
+                for t in r.tasks.iter().filter(|t| !t.reader.is_empty()) {
+                    println!(
+                        "read: {} by {}: {}{}",
+                        w::<vocab::TaskKind>(t.kind),
+                        t.reader,
+                        w::<vocab::ReadDecision>(t.decision),
+                        if t.note.is_empty() { String::new() } else { format!(" — {}", t.note) }
+                    );
+                }
             }
             for r in &s.reports {
                 println!(

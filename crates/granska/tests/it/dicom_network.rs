@@ -174,8 +174,8 @@ fn start_orthanc(dir: &Path, served: &Served, token: &str, dicom_port: u16, http
     peer
 }
 
-/// A `pacs` token and its `[[auth.tokens]]` entry, made by `granska token`.
-fn token(principal: &str, role: &str) -> (String, String) {
+/// A token for `role` and its `[[auth.tokens]]` entry, made by `granska token`.
+pub(super) fn token(principal: &str, role: &str) -> (String, String) {
     let out = granska(&["token", "--principal", principal, "--role", role]);
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -208,7 +208,7 @@ fn wait_for_report(served: &Served, admin: &str, study: &str, state: &str, withi
     }
 }
 
-fn study_dirs(root: &Path) -> Vec<PathBuf> {
+pub(super) fn study_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> =
         std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
@@ -225,7 +225,7 @@ fn dcm_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn admin_token(data: &Path) -> String {
+pub(super) fn admin_token(data: &Path) -> String {
     let text = std::fs::read_to_string(data.join("tokens.toml")).unwrap();
     let parsed: toml::Value = toml::from_str(&text).unwrap();
     parsed["tokens"]

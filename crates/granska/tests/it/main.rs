@@ -7,6 +7,7 @@ mod logs;
 mod research;
 mod score;
 mod service;
+mod station;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
