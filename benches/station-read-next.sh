@@ -37,20 +37,20 @@ for _ in $(seq 100); do grep -q "granska serving" "$work/serve.log" && break; sl
 "$g" push --server "http://127.0.0.1:$grpc" --token "$pacs" --complete "$work/exams" > /dev/null
 for study in "$work"/exams/*/; do
     uid=$(basename "$study")
-    until "$g" study --server "http://127.0.0.1:$grpc" --token "$admin" --json "$uid" | grep -q '"state": "routed"'; do
+    until "$g" study --server "http://127.0.0.1:$grpc" --token "$admin" --json "$uid" | grep -c '"state": "routed"' > /dev/null; do
         sleep 0.2
     done
 done
 echo "== station: Read next → four views drawn, $exams full-size exams, loopback, $(nproc) cores"
 echo "   $(chromium --version 2>/dev/null), playwright $("$GRANSKA_PYTHON" -c 'import importlib.metadata as m; print(m.version("playwright"))')"
 "$GRANSKA_PYTHON" crates/granska/tests/peers/station.py bench \
-    "{\"url\": \"http://127.0.0.1:$http\", \"token\": \"$reader\", \"count\": $exams}" |
-    "$GRANSKA_PYTHON" -c '
+    "{\"url\": \"http://127.0.0.1:$http\", \"token\": \"$reader\", \"count\": $exams}" > "$work/bench.json"
+"$GRANSKA_PYTHON" - "$work/bench.json" <<'EOF'
 import json, sys
-r = json.loads(sys.stdin.readline())
+r = json.load(open(sys.argv[1]))
 times = ", ".join(f"{t * 1000:.0f}" for t in r["seconds"])
-print(f"median {r[\"median_s\"] * 1000:.0f} ms  (all, ms: {times})")
-print(f"view bytes per exam (median): {r[\"bytes_per_exam\"] / 1e6:.1f} MB")
+print(f"median {r['median_s'] * 1000:.0f} ms  (all, ms: {times})")
+print(f"view bytes per exam (median): {r['bytes_per_exam'] / 1e6:.1f} MB")
 if r["errors"]:
     print("page errors:", r["errors"])
-'
+EOF
