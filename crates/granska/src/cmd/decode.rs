@@ -1,4 +1,6 @@
-//! `granska decode`: stored pixel values to .npy, for checking against other decoders.
+//! `granska decode`: stored pixel values to .npy, for checking against other decoders; with
+//! `--repeat N`, the best and median time of reading and decoding the file, in-process (what
+//! `benches/decode-vs-pydicom.sh` compares with `pydicom.dcmread(f).pixel_array`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,11 +19,32 @@ pub struct Args {
     file: PathBuf,
     /// Output .npy path: shape [rows, columns] (frames first when more than one), stored
     /// signedness and width, no rescale, VOI or inversion.
-    #[arg(short = 'o', long = "out")]
-    out: PathBuf,
+    #[arg(short = 'o', long = "out", required_unless_present = "repeat")]
+    out: Option<PathBuf>,
+    /// Read and decode the file this many times (from the page cache after the first) and
+    /// print `{"best_ms", "median_ms", "runs"}` as JSON.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: Option<u32>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(runs) = args.repeat {
+        let mut ms = Vec::new();
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            let decoded = DicomFile::open(&args.file)
+                .and_then(|f| f.mammogram(super::profile(args.lenient)).and_then(|_| f.pixels()));
+            if let Err(e) = decoded {
+                eprintln!("invalid: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+            ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        ms.sort_by(f64::total_cmp);
+        let timing = serde_json::json!({ "best_ms": ms[0], "median_ms": ms[ms.len() / 2], "runs": runs });
+        println!("{timing}");
+        let Some(_) = &args.out else { return Ok(ExitCode::SUCCESS) };
+    }
     let file = match DicomFile::open(&args.file).and_then(|f| f.mammogram(super::profile(args.lenient)).map(|_| f)) {
         Ok(f) => f,
         Err(e) => {
@@ -37,13 +60,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let shape = IxDyn(&pixels.shape);
+    let Some(out) = &args.out else { return Ok(ExitCode::SUCCESS) };
     match pixels.samples {
-        Samples::U8(v) => write(&args.out, shape, v),
-        Samples::I8(v) => write(&args.out, shape, v),
-        Samples::U16(v) => write(&args.out, shape, v),
-        Samples::I16(v) => write(&args.out, shape, v),
-        Samples::U32(v) => write(&args.out, shape, v),
-        Samples::I32(v) => write(&args.out, shape, v),
+        Samples::U8(v) => write(out, shape, v),
+        Samples::I8(v) => write(out, shape, v),
+        Samples::U16(v) => write(out, shape, v),
+        Samples::I16(v) => write(out, shape, v),
+        Samples::U32(v) => write(out, shape, v),
+        Samples::I32(v) => write(out, shape, v),
     }?;
     Ok(ExitCode::SUCCESS)
 }
