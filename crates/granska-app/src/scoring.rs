@@ -324,7 +324,7 @@ fn score(archive: &dyn ArchiveStore, scorer: &Scorer, record: &StudyRecord, prof
         // costs that view only; the exam is scored on the rest and says why.
         let view = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let bytes = archive.read_blob(&i.sha256).map_err(|e| e.to_string())?;
-            let file = DicomFile::from_bytes(&bytes, &label).map_err(|e| e.to_string())?;
+            let file = DicomFile::from_vec(bytes, &label).map_err(|e| e.to_string())?;
             let meta = file.mammogram(profile).map_err(|e| e.to_string())?;
             let pixels = file.pixels();
             Ok::<_, String>(ViewInput { source: label.clone(), meta, pixels })

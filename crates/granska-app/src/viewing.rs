@@ -71,7 +71,7 @@ impl App {
                 return Ok(ViewImage::NotModified { sha256: instance.sha256.clone() });
             }
             let bytes = archive.read_blob(&instance.sha256)?;
-            let file = DicomFile::from_bytes(&bytes, sop.as_str()).map_err(|e| crate::invalid_instance(e.kind))?;
+            let file = DicomFile::from_vec(bytes, sop.as_str()).map_err(|e| crate::invalid_instance(e.kind))?;
             let meta = file.mammogram(profile).map_err(|e| crate::invalid_instance(e.kind))?;
             let pixels = file.pixels().map_err(|e| crate::invalid_instance(e.kind))?;
             Ok(ViewImage::Image { sha256: instance.sha256.clone(), meta: Box::new(meta), samples: pixels.samples })

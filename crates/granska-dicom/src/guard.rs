@@ -49,14 +49,22 @@ const EXPLICIT_LE: Encoding = Encoding { explicit: true, big_endian: false };
 /// mammogram comes near it, and it stops a deflate bomb.
 const MAX_INFLATED: usize = 2 << 30;
 
+/// What [`check`] found: the transfer syntax and where the data set starts.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    /// The transfer syntax UID of the file meta group (trimmed), if any.
+    pub(crate) ts: Option<String>,
+    /// Offset of the data set (after the meta group) in the stream.
+    pub(crate) dataset_start: usize,
+}
+
 /// Check every declared length in the stream starting at the `DICM` magic.
-/// Returns the transfer syntax UID found in the file meta group (trimmed), if any.
-pub(crate) fn check(stream: &[u8]) -> Result<Option<String>, ErrorKind> {
+pub(crate) fn check(stream: &[u8]) -> Result<Checked, ErrorKind> {
     // Magic, then the meta group (always explicit VR little endian).
     let mut ts = None;
     let end_of_meta = scan(stream, 4, EXPLICIT_LE, Some(&mut ts))?;
     let Some(uid) = ts.clone() else {
-        return Ok(None); // dicom-rs reports the missing transfer syntax
+        return Ok(Checked { ts: None, dataset_start: end_of_meta }); // dicom-rs reports it
     };
     let dataset = &stream[end_of_meta..];
     match uid.as_str() {
@@ -76,7 +84,46 @@ pub(crate) fn check(stream: &[u8]) -> Result<Option<String>, ErrorKind> {
         // Every other transfer syntax encodes the data set as explicit VR little endian.
         _ => scan(dataset, 0, EXPLICIT_LE, None)?,
     };
-    Ok(ts)
+    Ok(Checked { ts, dataset_start: end_of_meta })
+}
+
+/// Where the value of the data set's own (top-level, not nested in a sequence such as the Icon
+/// Image Sequence) Pixel Data lies in `dataset`, when it has a defined length: the bytes to
+/// decode native pixel data from in place, without the parser copying them. Little endian only;
+/// `explicit` is the VR encoding. Runs after [`check`], so every length is known to fit; it is
+/// still bounds-checked, and gives `None` on anything it does not expect.
+pub(crate) fn top_level_pixel_data(dataset: &[u8], explicit: bool) -> Option<std::ops::Range<usize>> {
+    let mut pos = 0usize;
+    // Open containers of undefined length (sequences, items) around `pos`.
+    let mut depth = 0usize;
+    while pos + 8 <= dataset.len() {
+        let group = u16_at(dataset, pos, false);
+        let element = u16_at(dataset, pos + 2, false);
+        let (len, header) = if group == 0xFFFE || !explicit {
+            (u32_at(dataset, pos + 4, false), 8)
+        } else {
+            let vr = VR::from_binary([dataset[pos + 4], dataset[pos + 5]])?;
+            if has_long_length(vr) {
+                let b = dataset.get(pos + 8..pos + 12)?;
+                (u32::from_le_bytes([b[0], b[1], b[2], b[3]]), 12)
+            } else {
+                (u32::from(u16_at(dataset, pos + 6, false)), 8)
+            }
+        };
+        pos += header;
+        match (group, element, len) {
+            (0xFFFE, 0xE00D | 0xE0DD, _) => depth = depth.checked_sub(1)?,
+            (0x7FE0, 0x0010, UNDEFINED) if depth == 0 => return None, // encapsulated
+            (0x7FE0, 0x0010, len) if depth == 0 => {
+                let end = pos.checked_add(len as usize)?;
+                return (end <= dataset.len()).then_some(pos..end);
+            }
+            (_, _, UNDEFINED) => depth += 1,
+            // A defined-length element, item or sequence: its whole value is skipped.
+            (_, _, len) => pos = pos.checked_add(len as usize)?,
+        }
+    }
+    None
 }
 
 fn u16_at(b: &[u8], at: usize, be: bool) -> u16 {
@@ -287,6 +334,29 @@ mod tests {
         let err = check(&s).unwrap_err();
         assert!(matches!(err, ErrorKind::UndefinedLength { group: 9, element: 0x1010, .. }), "{err}");
         assert!(err.to_string().contains("declares an undefined length"), "{err}");
+    }
+
+    #[test]
+    fn the_top_level_pixel_data_is_found_not_an_icons() {
+        let mut s = Vec::new();
+        // An undefined-length Icon Image Sequence holding its own Pixel Data …
+        s.extend([0x88, 0x00, 0x00, 0x02, b'S', b'Q', 0, 0]);
+        s.extend(UNDEFINED.to_le_bytes());
+        s.extend([0xFE, 0xFF, 0x00, 0xE0]);
+        s.extend(UNDEFINED.to_le_bytes());
+        s.extend([0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0]);
+        s.extend(2u32.to_le_bytes());
+        s.extend([9, 9]);
+        s.extend([0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        s.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        s.extend(explicit_le(0x0028, 0x0010, b"US", &[2, 0]));
+        // … then the image's own.
+        s.extend([0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0]);
+        s.extend(4u32.to_le_bytes());
+        let at = s.len();
+        s.extend([1, 2, 3, 4]);
+        assert_eq!(top_level_pixel_data(&s, true), Some(at..at + 4));
+        assert_eq!(top_level_pixel_data(&s[..s.len() - 1], true), None, "shorter than declared");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod buffers;
 mod codec_gaps;
 mod error;
 mod guard;
@@ -34,6 +35,15 @@ pub use pixels::{MAX_DECODED_BYTES, PixelArray, Samples};
 pub struct DicomFile {
     name: String,
     object: DefaultDicomObject,
+    /// Native little-endian pixel data left in the file's bytes (the object was parsed up to
+    /// Pixel Data only), decoded from there in one pass; `None` when the object holds it.
+    native: Option<NativePixels>,
+}
+
+/// The file's bytes and where its top-level Pixel Data value lies in them.
+struct NativePixels {
+    bytes: Vec<u8>,
+    value: std::ops::Range<usize>,
 }
 
 impl std::fmt::Debug for DicomFile {
@@ -55,8 +65,8 @@ impl DicomFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::new(&name, ErrorKind::Io(e)))?;
-        Self::from_bytes(&bytes, &name)
+        let bytes = read(path).map_err(|e| Error::new(&name, ErrorKind::Io(e)))?;
+        Self::from_vec(bytes, &name)
     }
 
     /// Parse an in-memory Part 10 stream; `name` labels errors (a path, or an upload id).
@@ -65,11 +75,34 @@ impl DicomFile {
         let start = guard::find_magic(bytes).map_err(err)?;
         let stream = &bytes[start..];
         guard::check(stream).map_err(err)?;
-        let object = OpenFileOptions::new()
-            .read_preamble(ReadPreamble::Never)
-            .from_reader(stream)
-            .map_err(|e| err(ErrorKind::Parse(Box::new(e))))?;
-        Ok(DicomFile { name: name.to_owned(), object })
+        let object = parse(stream, None).map_err(err)?;
+        Ok(DicomFile { name: name.to_owned(), object, native: None })
+    }
+
+    /// As [`DicomFile::from_bytes`], keeping the bytes: native little-endian pixel data are
+    /// then not copied by the parser but decoded from the bytes in one pass (the fast path for
+    /// the common uncompressed mammogram).
+    pub fn from_vec(bytes: Vec<u8>, name: &str) -> Result<Self, Error> {
+        let err = |kind| Error::new(name, kind);
+        let start = guard::find_magic(&bytes).map_err(err)?;
+        let stream = &bytes[start..];
+        let checked = guard::check(stream).map_err(err)?;
+        let explicit = match checked.ts.as_deref() {
+            Some("1.2.840.10008.1.2.1") => Some(true),
+            Some("1.2.840.10008.1.2") => Some(false),
+            _ => None,
+        };
+        let value = explicit.and_then(|explicit| {
+            let at = start + checked.dataset_start;
+            let r = guard::top_level_pixel_data(&bytes[at..], explicit)?;
+            Some(at + r.start..at + r.end)
+        });
+        let Some(value) = value else {
+            let object = parse(stream, None).map_err(err)?;
+            return Ok(DicomFile { name: name.to_owned(), object, native: None });
+        };
+        let object = parse(stream, Some(dicom_dictionary_std::tags::PIXEL_DATA)).map_err(err)?;
+        Ok(DicomFile { name: name.to_owned(), object, native: Some(NativePixels { bytes, value }) })
     }
 
     /// The name errors are labelled with.
@@ -97,6 +130,29 @@ impl DicomFile {
 
     /// Decode the stored pixel values (no rescale, no VOI, no inversion) of every frame.
     pub fn pixels(&self) -> Result<PixelArray, Error> {
-        pixels::decode(&self.object).map_err(|k| Error::new(&self.name, k))
+        let native = self.native.as_ref().map(|n| &n.bytes[n.value.clone()]);
+        pixels::decode(&self.object, native).map_err(|k| Error::new(&self.name, k))
     }
+}
+
+/// The whole file, into a buffer that is cheap to fill ([`buffers::zeroed`]).
+fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    let mut bytes = buffers::zeroed::<u8>(len);
+    file.read_exact(&mut bytes)?;
+    // A file that grew meanwhile: the rest too.
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Parses a checked stream (from the `DICM` magic), up to `until` when given.
+fn parse(stream: &[u8], until: Option<dicom_core::Tag>) -> Result<DefaultDicomObject, ErrorKind> {
+    let options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
+    let options = match until {
+        Some(tag) => options.read_until(tag),
+        None => options,
+    };
+    options.from_reader(stream).map_err(|e| ErrorKind::Parse(Box::new(e)))
 }

@@ -77,3 +77,25 @@ fn dcmtk_and_openjpeg_reencodings_decode_like_pydicom() {
     .collect();
     assert_eq!(seen, expected, "every re-encoding produced its transfer syntax");
 }
+
+/// Native pixel data decoded in place from the file's bytes (`open`, `from_vec`: the parser
+/// stops at Pixel Data) equal the values of the full parse (`from_bytes`), in explicit and
+/// implicit VR little endian (dcmtk's dcmconv writes the implicit copy), and the metadata is
+/// the same.
+#[test]
+fn native_pixels_read_in_place_equal_the_full_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let exam = generate_exam(5, 0, &Options { size: Size::Small, ..Options::default() });
+    let files = write_exam(&exam, dir.path()).unwrap();
+    let explicit = &files[0];
+    let implicit = dir.path().join("implicit.dcm");
+    support::tool("dcmconv", &[Path::new("+ti"), explicit, &implicit]);
+    for file in [explicit.as_path(), implicit.as_path()] {
+        let bytes = std::fs::read(file).unwrap();
+        let full = DicomFile::from_bytes(&bytes, "full").unwrap();
+        let in_place = DicomFile::open(file).unwrap();
+        assert_eq!(in_place.pixels().unwrap().samples, full.pixels().unwrap().samples, "{}", file.display());
+        assert_eq!(in_place.mammogram(Profile::Strict).unwrap(), full.mammogram(Profile::Strict).unwrap());
+        assert_eq!(full.transfer_syntax_uid(), in_place.transfer_syntax_uid());
+    }
+}
