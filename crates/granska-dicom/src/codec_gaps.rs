@@ -32,7 +32,12 @@ pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u
     if fragments.len() != g.frames as usize {
         return Err(format!("expected {} frames, one fragment each, found {} fragments", g.frames, fragments.len()));
     }
-    let mut out = vec![0u8; pixels * spp * bps * g.frames as usize];
+    let mut out = crate::buffers::zeroed::<u8>(pixels * spp * bps * g.frames as usize);
+    // Each segment is unpacked into a byte plane (runs become `fill` and `copy_from_slice`),
+    // then the planes are interleaved into samples: a byte-at-a-time scatter with a bounds
+    // check per byte ran at ~4.6 ns per pixel.
+    let mut planes: Vec<Vec<u8>> = (0..(spp * bps).min(2)).map(|_| crate::buffers::zeroed::<u8>(pixels)).collect();
+    let gray16 = spp == 1 && bps == 2;
     for (f, fragment) in fragments.iter().take(g.frames as usize).enumerate() {
         if fragment.len() < 64 {
             return Err(format!("frame {f}: RLE header needs 64 bytes, found {}", fragment.len()));
@@ -51,39 +56,61 @@ pub(crate) fn decode_frames(fragments: &[Vec<u8>], g: &Geometry) -> Result<Vec<u
             let end = if seg + 1 < segments { word(2 + seg) } else { fragment.len() };
             let data =
                 fragment.get(start..end).ok_or_else(|| format!("frame {f}: segment {seg} offsets out of range"))?;
-            // Segments run sample by sample, most significant byte first.
-            let (sample, byte) = (seg / bps, bps - 1 - seg % bps);
-            let mut written = 0usize;
-            let mut put = |written: &mut usize, v: u8| {
-                if *written < pixels {
-                    frame[(*written * spp + sample) * bps + byte] = v;
-                    *written += 1;
-                }
-            };
-            let mut i = 0;
-            // Stop once the segment is full: encoders may pad the segment to an even length.
-            while i < data.len() && written < pixels {
-                let n = data[i] as i8;
-                i += 1;
-                if n >= 0 {
-                    let count = n as usize + 1;
-                    let run = data
-                        .get(i..i + count)
-                        .ok_or_else(|| format!("frame {f}: segment {seg} literal run past its end"))?;
-                    run.iter().for_each(|&b| put(&mut written, b));
-                    i += count;
-                } else if n != -128 {
-                    let b = *data.get(i).ok_or_else(|| format!("frame {f}: segment {seg} repeat run past its end"))?;
-                    (0..(1 - n as isize) as usize).for_each(|_| put(&mut written, b));
-                    i += 1;
-                }
-            }
+            let plane = &mut planes[seg % 2];
+            let written = unpack_bits(data, plane).map_err(|what| format!("frame {f}: segment {seg} {what}"))?;
             if written < pixels {
                 return Err(format!("frame {f}: segment {seg} holds {written} of {pixels} samples"));
+            }
+            // Segments run sample by sample, most significant byte first.
+            let (sample, byte) = (seg / bps, bps - 1 - seg % bps);
+            let stride = spp * bps;
+            if stride == 1 {
+                frame.copy_from_slice(plane);
+            } else if gray16 {
+                if seg == 0 {
+                    continue; // the high bytes wait in planes[0] for the low ones
+                }
+                // 16-bit grayscale (the mammogram): both planes at once, low byte first.
+                let (high, low) = (&planes[0], &planes[1]);
+                for (sample, (&h, &l)) in frame.chunks_exact_mut(2).zip(high.iter().zip(low)) {
+                    sample[0] = l;
+                    sample[1] = h;
+                }
+            } else {
+                let at = sample * bps + byte;
+                for (dst, &v) in frame[at..].iter_mut().step_by(stride).zip(plane.iter()) {
+                    *dst = v;
+                }
             }
         }
     }
     Ok(out)
+}
+
+/// Unpacks one PackBits segment into `plane`: how many bytes it filled. Runs past the plane's
+/// end are cut (encoders pad segments to an even length); a run past the segment's end is an
+/// error.
+fn unpack_bits(data: &[u8], plane: &mut [u8]) -> Result<usize, &'static str> {
+    let (mut i, mut written) = (0usize, 0usize);
+    while i < data.len() && written < plane.len() {
+        let n = data[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let count = n as usize + 1;
+            let run = data.get(i..i + count).ok_or("literal run past its end")?;
+            let take = count.min(plane.len() - written);
+            plane[written..written + take].copy_from_slice(&run[..take]);
+            written += take;
+            i += count;
+        } else if n != -128 {
+            let b = *data.get(i).ok_or("repeat run past its end")?;
+            let take = ((1 - isize::from(n)) as usize).min(plane.len() - written);
+            plane[written..written + take].fill(b);
+            written += take;
+            i += 1;
+        }
+    }
+    Ok(written)
 }
 
 /// True when a baseline JPEG stream has three components, no Adobe APP14 marker and
