@@ -47,6 +47,12 @@ impl FailureReason {
     }
 }
 
+/// A core error that fails a whole station request: its status and message.
+pub(crate) fn response(e: &AppError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (status(e), e.to_string()).into_response()
+}
+
 /// The HTTP status of a core error that fails a whole request.
 pub fn status(e: &AppError) -> StatusCode {
     match e {

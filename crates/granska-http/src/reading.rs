@@ -60,8 +60,9 @@ pub(crate) fn routes(edge: Arc<Shared>) -> Router {
         .with_state(edge)
 }
 
-fn failed(e: &granska_app::AppError) -> Response {
-    (crate::error::status(e), e.to_string()).into_response()
+/// The answer to a path whose task id is not a number.
+fn bad_task_id() -> Response {
+    (StatusCode::BAD_REQUEST, "expected a task id (a number) in the path").into_response()
 }
 
 /// The AI's part of a routing, as the page shows it.
@@ -83,7 +84,7 @@ async fn claim_next(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     let claimed = match edge.app.claim_next(&caller).await {
         Ok(Some(c)) => c,
         Ok(None) => return StatusCode::NO_CONTENT.into_response(),
-        Err(e) => return failed(&e),
+        Err(e) => return crate::error::response(&e),
     };
     let task = &claimed.claim.task;
     let routing = claimed.routing.as_ref();
@@ -136,16 +137,14 @@ struct SubmitBody {
 async fn submit(
     State(edge): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(task_id): Path<String>,
+    Path(task): Path<String>,
     body: Bytes,
 ) -> Response {
     let (caller, _) = match web_caller(&edge, &headers, true) {
         Ok(c) => c,
         Err(refused) => return refused.into_response(),
     };
-    let Ok(task_id) = task_id.parse() else {
-        return (StatusCode::BAD_REQUEST, "expected a task id (a number) in the path").into_response();
-    };
+    let Ok(task_id) = task.parse() else { return bad_task_id() };
     let body: SubmitBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
@@ -160,13 +159,13 @@ async fn submit(
     let note = body.note.filter(|n| !n.trim().is_empty());
     let (task, outcome) = match edge.app.submit_read(&caller, task_id, decision, note, body.request_id).await {
         Ok(done) => done,
-        Err(e) => return failed(&e),
+        Err(e) => return crate::error::response(&e),
     };
     let ai = match edge.options.show_ai {
         ShowAi::Never => None,
         ShowAi::Always | ShowAi::AfterDecision => match edge.app.ai_result(&caller, &task.study_uid).await {
             Ok(routing) => routing.as_ref().map(ai_json),
-            Err(e) => return failed(&e),
+            Err(e) => return crate::error::response(&e),
         },
     };
     let body = serde_json::json!({
@@ -177,17 +176,15 @@ async fn submit(
     json(StatusCode::OK, body.to_string())
 }
 
-async fn release(State(edge): State<Arc<Shared>>, headers: HeaderMap, Path(task_id): Path<String>) -> Response {
+async fn release(State(edge): State<Arc<Shared>>, headers: HeaderMap, Path(task): Path<String>) -> Response {
     let (caller, _) = match web_caller(&edge, &headers, true) {
         Ok(c) => c,
         Err(refused) => return refused.into_response(),
     };
-    let Ok(task_id) = task_id.parse() else {
-        return (StatusCode::BAD_REQUEST, "expected a task id (a number) in the path").into_response();
-    };
+    let Ok(task_id) = task.parse() else { return bad_task_id() };
     match edge.app.release(&caller, task_id).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => failed(&e),
+        Err(e) => crate::error::response(&e),
     }
 }
 
@@ -201,7 +198,7 @@ async fn admin(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response 
     };
     let o = match edge.app.overview(&caller, ADMIN_ROWS).await {
         Ok(o) => o,
-        Err(e) => return failed(&e),
+        Err(e) => return crate::error::response(&e),
     };
     let card = &o.models.card;
     let body = serde_json::json!({

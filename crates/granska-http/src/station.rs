@@ -177,7 +177,7 @@ async fn worklist(State(edge): State<Arc<Shared>>, headers: HeaderMap, uri: axum
     };
     match edge.app.list(&caller, page).await {
         Ok(view) => json(StatusCode::OK, worklist_json(&view, edge.options.show_ai).to_string()),
-        Err(e) => (crate::error::status(&e), e.to_string()).into_response(),
+        Err(e) => crate::error::response(&e),
     }
 }
 
@@ -221,7 +221,7 @@ async fn events(State(edge): State<Arc<Shared>>, headers: HeaderMap) -> Response
     };
     let changes = match edge.app.watch(&caller) {
         Ok(changes) => changes,
-        Err(e) => return (crate::error::status(&e), e.to_string()).into_response(),
+        Err(e) => return crate::error::response(&e),
     };
     let stream = futures_util::stream::unfold(changes, |mut changes| async move {
         let change = changes.next().await?;
@@ -254,7 +254,7 @@ async fn view(
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned());
     let image = match edge.app.view_image(&caller, &study, &sop, known.as_deref()).await {
         Ok(image) => image,
-        Err(e) => return (crate::error::status(&e), e.to_string()).into_response(),
+        Err(e) => return crate::error::response(&e),
     };
     let etag = |sha: &str| HeaderValue::from_str(&format!("\"{sha}\"")).ok();
     match image {
