@@ -69,6 +69,9 @@ if [[ $want_test -eq 1 ]]; then
     command -v ojph_compress >/dev/null || packages+=(openjph-tools)
     [[ -f /usr/share/java/pixelmed.jar ]] || packages+=(pixelmed-apps)
     [[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
+    # The PostgreSQL backend's tests start their own server (initdb + pg_ctl in a temporary
+    # directory), so only the binaries are needed, not a running cluster.
+    compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || packages+=(postgresql)
     if [[ ${#packages[@]} -gt 0 ]]; then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
             say "installing from Debian's packages: ${packages[*]}"
