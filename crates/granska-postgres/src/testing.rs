@@ -90,7 +90,45 @@ impl TempPostgres {
             "--no-sync",
         ])?;
         server.start_server()?;
+        server.watch_owner()?;
         Ok(server)
+    }
+
+    /// One server for the whole test binary, started on first use. A server held in a static
+    /// is never dropped, so a watcher process stops it and removes its directory once the
+    /// test process has exited (also when it panicked or was killed).
+    pub fn shared() -> &'static TempPostgres {
+        static SHARED: std::sync::OnceLock<TempPostgres> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| TempPostgres::start().expect("start the tests' PostgreSQL"))
+    }
+
+    /// A new empty database with a name unique in this server; returns its URL.
+    pub fn fresh_database(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.create_database(&format!("t{}_{n}", std::process::id())).expect("create a test database")
+    }
+
+    fn watch_owner(&self) -> std::io::Result<()> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = if self.as_nobody {
+            format!("setpriv --reuid=65534 --regid=65534 --clear-groups -- {}", pg_ctl.display())
+        } else {
+            pg_ctl.display().to_string()
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} -D {data} -m immediate -w stop >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            data = path_str(&self.data_dir())?,
+            dir = path_str(self.dir.path())?,
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        Ok(())
     }
 
     fn data_dir(&self) -> PathBuf {
