@@ -10,12 +10,14 @@
 //! - [`is_transient`]: which failures mean "retry later" (the server down or restarting, a
 //!   lost connection, a serialisation failure, a deadlock), so the stores report them as
 //!   their backend-neutral `Busy`;
+//! - [`notify`]: changes between replicas through `LISTEN`/`NOTIFY`;
 //! - [`testing::TempPostgres`] (feature `testing`): a real server in a temporary directory.
 //!
 //! The stores' traits are blocking (they run off the async threads), so this crate uses the
 //! `postgres` crate's synchronous client. Nothing of it reaches the stores' public APIs.
 #![warn(missing_docs)]
 
+pub mod notify;
 #[cfg(feature = "testing")]
 pub mod testing;
 

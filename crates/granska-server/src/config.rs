@@ -36,6 +36,43 @@ pub struct Config {
     pub results: ResultsSection,
     /// The web reading station.
     pub reading: ReadingSection,
+    /// Where the index, the worklist and the audit log are kept.
+    pub store: StoreSection,
+}
+
+/// `[store]`: the embedded default (SQLite files in `server.data_dir`) or one PostgreSQL that
+/// several replicas share (blobs stay files under `server.data_dir`, which every replica must
+/// mount).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// With `postgres`: `postgres://user:password@host:5432/database` (or libpq's key=value
+    /// form); best given as `GRANSKA__STORE__URL`. Never logged with its password.
+    pub url: String,
+    /// With `postgres`: connections each store of this replica opens at most.
+    pub pool_size: u32,
+    /// With `postgres`: how long an operation waits for a connection (the database down or
+    /// every connection busy) before it answers "busy, retry later".
+    pub acquire_timeout_s: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection { backend: "sqlite".into(), url: String::new(), pool_size: 16, acquire_timeout_s: 5 }
+    }
+}
+
+impl std::fmt::Debug for StoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSection")
+            .field("backend", &self.backend)
+            .field("url", &granska_postgres::redact(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("acquire_timeout_s", &self.acquire_timeout_s)
+            .finish()
+    }
 }
 
 /// `[server]`
@@ -61,6 +98,10 @@ pub struct ServerSection {
     pub keepalive_interval_s: u64,
     /// How long a keepalive ping may go unanswered.
     pub keepalive_timeout_s: u64,
+    /// This replica's name in shared state (who holds a scoring job); empty: the host name.
+    /// Replicas sharing one database need distinct names; a replica restarted under the same
+    /// name takes its unfinished scoring jobs back at once instead of after their lease.
+    pub replica_id: String,
 }
 
 impl Default for ServerSection {
@@ -75,6 +116,7 @@ impl Default for ServerSection {
             max_concurrent_streams: 100,
             keepalive_interval_s: 30,
             keepalive_timeout_s: 10,
+            replica_id: String::new(),
         }
     }
 }
@@ -190,11 +232,14 @@ pub struct ScoringSection {
     pub max_attempts: u32,
     /// Wait before the first retry, ms; doubled per attempt, at most five minutes.
     pub retry_backoff_ms: u64,
+    /// A scoring job's lease: a replica renews the jobs it holds every quarter of this; the
+    /// jobs of a replica that stopped renewing (it died) are taken over once it ran out.
+    pub lease_s: u64,
 }
 
 impl Default for ScoringSection {
     fn default() -> Self {
-        ScoringSection { workers: 2, queue: 64, timeout_s: 120, max_attempts: 5, retry_backoff_ms: 5000 }
+        ScoringSection { workers: 2, queue: 64, timeout_s: 120, max_attempts: 5, retry_backoff_ms: 5000, lease_s: 30 }
     }
 }
 

@@ -81,3 +81,43 @@ fn passwords_never_reach_messages() {
     assert!(!err.to_string().contains("secret"), "{err}");
     assert!(!format!("{:?}", options("postgres://u:secret@db/g".into())).contains("secret"));
 }
+
+#[test]
+fn notifications_reach_every_listener_and_a_reconnect_is_reported() {
+    use granska_postgres::notify::{Heard, Notifier, listen};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, mpsc};
+    let server = TempPostgres::start().expect("start PostgreSQL");
+    let url = server.create_database("notify").unwrap();
+    let opts = PoolOptions { url, max_size: 2, acquire_timeout: Duration::from_millis(500) };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    listen(&opts, "changes", stop.clone(), move |h| tx.send((1, h)).unwrap()).unwrap();
+    listen(&opts, "changes", stop.clone(), move |h| tx2.send((2, h)).unwrap()).unwrap();
+    let wait = || rx.recv_timeout(Duration::from_secs(20)).expect("a notification in time");
+    let mut connected = [wait(), wait()];
+    connected.sort_by_key(|(n, _)| *n);
+    assert_eq!(connected, [(1, Heard::Connected), (2, Heard::Connected)]);
+    let notifier = Notifier::start(pool(&opts, "public").unwrap(), "changes", 16).unwrap();
+    notifier.send("one".into());
+    notifier.send("two".into());
+    let mut got: Vec<_> = (0..4).map(|_| wait()).collect();
+    got.sort_by_key(|(n, _)| *n);
+    assert_eq!(got, [
+        (1, Heard::Payload("one".into())),
+        (1, Heard::Payload("two".into())),
+        (2, Heard::Payload("one".into())),
+        (2, Heard::Payload("two".into())),
+    ]);
+    // Too large for PostgreSQL: dropped and counted, never truncated.
+    notifier.send("x".repeat(granska_postgres::notify::MAX_PAYLOAD + 1));
+    assert_eq!(notifier.dropped(), 1);
+    // A restart breaks the listening connections; each reconnects and says so.
+    server.stop().unwrap();
+    server.start_again().unwrap();
+    let mut again = [wait(), wait()];
+    again.sort_by_key(|(n, _)| *n);
+    assert_eq!(again, [(1, Heard::Connected), (2, Heard::Connected)]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+}
