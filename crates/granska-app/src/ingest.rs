@@ -123,10 +123,10 @@ impl App {
             Ok(completed)
         })
         .await;
-        if let Ok(completed) = &result {
-            for uid in completed {
-                self.enqueue(uid.to_string()).await;
-            }
+        if let Ok(completed) = &result
+            && !completed.is_empty()
+        {
+            self.score_soon();
         }
         let audited = studies.iter().map(|u| Some(u.to_string())).collect();
         self.audited(caller, Action::CompleteStudy, audited, result).await
@@ -215,7 +215,7 @@ impl App {
                 self.metrics.bytes.inc_by(size);
                 tracing::debug!(study_uid = %instance.study_uid, sop_instance_uid = %instance.sop_instance_uid, "instance stored");
                 if became_complete {
-                    self.enqueue(instance.study_uid.to_string()).await;
+                    self.score_soon();
                 }
                 (false, sha256)
             }
@@ -234,7 +234,7 @@ impl App {
         })
         .await;
         if let Ok((true, _)) = result {
-            self.enqueue(study_uid.to_string()).await;
+            self.score_soon();
         }
         self.audited(caller, Action::CompleteStudy, vec![Some(study_uid.to_string())], result).await
     }

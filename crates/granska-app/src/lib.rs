@@ -36,7 +36,7 @@ use granska_dicom::Profile;
 use granska_model::Scorer;
 use granska_triage::Policy;
 use granska_worklist::WorklistStore;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 pub use caller::{Action, Caller, Edge};
 pub use error::{AppError, InstanceProblem, Limit, invalid_instance};
@@ -44,7 +44,7 @@ pub use ingest::{Ingested, Rejected};
 pub use metrics::Metrics;
 pub use reading::{ChangeStream, ClaimedExam, ExamTasks, ShownInstance, TaskView, WorklistView};
 pub use results::{ResultSender, SendError};
-pub use scoring::{Change, ChangeKind};
+pub use scoring::{Change, ChangeKind, ChangeRelay};
 pub use study::{ModelsView, Overview, StudyView};
 pub use viewing::ViewImage;
 
@@ -64,8 +64,13 @@ pub struct AppOptions {
     pub timeout: Duration,
     /// Scoring workers.
     pub workers: usize,
-    /// Scoring queue length (ingest waits when it is full: backpressure).
+    /// Studies claimed ahead of the workers (the rest wait in the archive, claimable by any
+    /// replica).
     pub queue: usize,
+    /// This replica's name in the archive's scoring claims.
+    pub replica: String,
+    /// A scoring claim's lease (renewed every quarter of it while the study is scored).
+    pub scoring_lease: Duration,
     /// Ingest is refused while the data disk has less free space.
     pub min_free_bytes: u64,
     /// The largest instance accepted, bytes (an edge that streams should refuse earlier, while
@@ -106,9 +111,13 @@ pub struct App {
     changes: broadcast::Sender<Change>,
     stopping: tokio::sync::watch::Receiver<bool>,
     options: AppOptions,
-    queue: mpsc::Sender<String>,
+    /// Wakes the claim loop (a study became complete here).
+    scoring_due: Arc<tokio::sync::Notify>,
+    /// The studies this replica has claimed and not finished (their leases are renewed).
+    claimed: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     results: Option<Arc<dyn results::ResultSender>>,
     results_due: Arc<tokio::sync::Notify>,
+    relay: Option<Arc<dyn scoring::ChangeRelay>>,
 }
 
 /// What [`App::start`] needs.
@@ -125,12 +134,30 @@ pub struct AppParts {
     pub metrics: Metrics,
     /// Where result SRs are sent; `None` keeps them in the archive only.
     pub results: Option<Arc<dyn results::ResultSender>>,
+    /// Carries worklist changes to the other replicas; `None` on a single node.
+    pub relay: Option<Arc<dyn scoring::ChangeRelay>>,
 }
 
 impl App {
     /// The metrics registry (an edge renders it).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Whether both stores answer now: the readiness check behind health (no caller: it
+    /// touches no patient data). A store that does not answer within 5 s is not ready.
+    pub async fn ready(&self) -> Result<(), String> {
+        let (archive, worklist) = (self.archive.clone(), self.worklist.clone());
+        let check = blocking(move || {
+            archive.ping().map_err(|e| format!("archive: {e}"))?;
+            worklist.ping().map_err(|e| format!("worklist: {e}"))
+        });
+        let result = match tokio::time::timeout(std::time::Duration::from_secs(5), check).await {
+            Ok(r) => r,
+            Err(_) => Err("the stores did not answer within 5 s".into()),
+        };
+        self.metrics.store_ready.set(i64::from(result.is_ok()));
+        result
     }
 
     /// Becomes `true` when the application is stopping (long-lived streams end then).

@@ -39,12 +39,24 @@ pub struct Metrics {
     pub results: prometheus::IntGaugeVec,
     /// Attempts to send a result SR, by outcome (sent, refused, unreachable).
     pub result_attempts: IntCounterVec,
+    /// 1 while both stores answer (the readiness check), 0 while either does not.
+    pub store_ready: IntGauge,
 }
 
 impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("granska".into()), None).expect("valid prefix");
+        Metrics::with_labels(None)
+    }
+
+    /// A registry whose every series carries `replica="<name>"`, so that the metrics of
+    /// replicas sharing one database can be told apart (and summed) after scraping.
+    pub fn for_replica(name: &str) -> Metrics {
+        Metrics::with_labels(Some(std::iter::once(("replica".to_owned(), name.to_owned())).collect()))
+    }
+
+    fn with_labels(labels: Option<std::collections::HashMap<String, String>>) -> Metrics {
+        let registry = Registry::new_custom(Some("granska".into()), labels).expect("valid prefix and labels");
         let instances = IntCounter::new("instances_ingested_total", "DICOM instances stored").expect("valid");
         let bytes = IntCounter::new("ingested_bytes_total", "Bytes of DICOM instances stored").expect("valid");
         let duplicates =
@@ -98,8 +110,12 @@ impl Metrics {
             &["limit"],
         )
         .expect("valid");
+        let store_ready =
+            IntGauge::new("store_ready", "1 while both stores answer (readiness), 0 while either does not")
+                .expect("valid");
         for m in [
-            Box::new(instances.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(store_ready.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(instances.clone()),
             Box::new(bytes.clone()),
             Box::new(duplicates.clone()),
             Box::new(rejections.clone()),
@@ -134,6 +150,7 @@ impl Metrics {
             associations,
             results,
             result_attempts,
+            store_ready,
         }
     }
 

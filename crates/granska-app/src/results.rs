@@ -66,6 +66,9 @@ const HOLD: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// How long one send may take before it counts as failed.
 const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a replica holds a routing it is making the report of (and the margin beyond a
+/// send's timeout that it holds a report it is sending).
+const MAKE_HOLD: Duration = Duration::from_secs(60);
 
 impl App {
     /// The results loop: makes the report of every routing that has none yet (after a crash
@@ -96,32 +99,43 @@ impl App {
     /// Makes and keeps the report of every routing that has none (each routing gets exactly
     /// one; a build that fails is logged once per process and retried at the next start).
     async fn make_missing_reports(&self, failed_builds: &mut HashSet<(String, i64)>) {
-        let archive = self.archive.clone();
-        let missing = match blocking(move || archive.unreported()).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list routings without a report");
-                return;
-            }
-        };
-        for (study, generation) in missing {
-            if failed_builds.contains(&(study.clone(), generation)) {
-                continue;
-            }
-            match self.make_report(&study, generation).await {
-                Ok(()) => {}
-                // The stored images cannot make a report (a header it cannot copy): retrying
-                // will not help. Counted and logged; retried at the next start.
-                Err(e @ AppError::Report(_)) => {
-                    self.metrics.result_attempts.with_label_values(&["unbuildable"]).inc();
-                    tracing::error!(study_uid = %study, generation, error = %e,
-                        "cannot make the result report from the stored images; the exam stays on the worklist");
-                    failed_builds.insert((study, generation));
-                }
-                // Storage trouble: the routing stays queued and is tried again on the next pass.
+        const BATCH: usize = 64;
+        loop {
+            let archive = self.archive.clone();
+            // Held while this replica makes them, so another replica does not make the same;
+            // one whose making failed here is made again once the hold ran out.
+            let now = now_ms();
+            let hold = now + MAKE_HOLD.as_millis() as i64;
+            let missing = match blocking(move || archive.claim_unreported(now, hold, BATCH)).await {
+                Ok(m) => m,
                 Err(e) => {
-                    tracing::warn!(study_uid = %study, generation, error = %e, "cannot make the result report yet; will retry");
+                    tracing::error!(error = %e, "cannot list routings without a report");
+                    return;
                 }
+            };
+            let more = missing.len() == BATCH;
+            for (study, generation) in missing {
+                if failed_builds.contains(&(study.clone(), generation)) {
+                    continue;
+                }
+                match self.make_report(&study, generation).await {
+                    Ok(()) => {}
+                    // The stored images cannot make a report (a header it cannot copy): retrying
+                    // will not help. Counted and logged; retried at the next start.
+                    Err(e @ AppError::Report(_)) => {
+                        self.metrics.result_attempts.with_label_values(&["unbuildable"]).inc();
+                        tracing::error!(study_uid = %study, generation, error = %e,
+                            "cannot make the result report from the stored images; the exam stays on the worklist");
+                        failed_builds.insert((study, generation));
+                    }
+                    // Storage trouble: the routing stays queued and is tried again after its hold.
+                    Err(e) => {
+                        tracing::warn!(study_uid = %study, generation, error = %e, "cannot make the result report yet; will retry");
+                    }
+                }
+            }
+            if !more {
+                return;
             }
         }
     }
@@ -169,7 +183,11 @@ impl App {
     /// [`HOLD`], so that a failing archive does not make the loop resend it at once.
     async fn send_due_reports(&self, held: &mut HashMap<Uid, std::time::Instant>) -> bool {
         let archive = self.archive.clone();
-        let due = match blocking(move || archive.due_reports(now_ms(), 32)).await {
+        // Held while this replica sends them (another replica takes them only if this one
+        // has not recorded an attempt by then, e.g. because it died sending).
+        let now = now_ms();
+        let hold = now + (SEND_TIMEOUT + MAKE_HOLD).as_millis() as i64;
+        let due = match blocking(move || archive.claim_due_reports(now, 32, hold)).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list due reports");

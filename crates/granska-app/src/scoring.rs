@@ -1,19 +1,24 @@
-//! Scoring: the queue from complete studies to the scoring workers, the quiet-period timer,
-//! recovery after a restart, and routing the result to the worklist.
+//! Scoring: claiming complete studies from the archive for the scoring workers, the
+//! quiet-period timer, and routing the result to the worklist.
 //!
 //! - a study becomes complete with its four standard views, after the quiet period, or on
 //!   CompleteStudy; an instance after routing re-opens it for re-scoring;
-//! - complete studies go through a bounded queue (ingest waits when it is full: backpressure)
-//!   to the scoring workers, whose views share the engine's inference batches;
+//! - the archive's complete studies are the queue, shared by every replica: a replica claims
+//!   only as many as its workers can start (`scoring.workers` + `scoring.queue`), each with a
+//!   lease it renews while scoring; a replica that dies stops renewing, and its studies are
+//!   claimed by another once the lease ran out. A replica restarted under its name takes its
+//!   own claims back at once;
 //! - the exam result → triage policy → worklist; the result is recorded in the archive, and the
 //!   study is `routed` only if no instance arrived meanwhile (otherwise it is scored again);
 //! - any failure (decode, model, timeout) routes the exam to double reading with the reason;
 //!   a failure to *route* (storage) is retried with backoff and, after `max_attempts`, parks
 //!   the study as needs-attention.
 //!
-//! The archive's study states are the durable queue: on start every `complete` study is queued
-//! again and every `receiving` one gets its quiet timer from its last instance.
+//! The archive's study states are the durable queue: nothing is lost with a replica, and the
+//! quiet timer is a due time in the archive (the last instance's time), fired by whichever
+//! replica looks first (completing is idempotent).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,9 +35,25 @@ use crate::{App, AppError, AppOptions, AppParts, blocking, now_ms};
 
 /// The longest wait between two scoring attempts of a study.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often a replica looks for studies to claim when nothing woke it: the studies other
+/// replicas completed or gave back, and the claims that expired.
+const CLAIM_POLL: Duration = Duration::from_secs(1);
+/// How often the gauges read from the shared state are refreshed.
+const GAUGE_REFRESH: Duration = Duration::from_secs(5);
 
-/// A change on the worklist, for Watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What becomes of a claimed study after one scoring attempt.
+#[derive(Debug, Clone, Copy)]
+enum AfterScoring {
+    /// Done here (routed, parked, or to be claimed again for a newer generation).
+    Release,
+    /// Failed: hold the claim until the retry is due, so no replica retries sooner.
+    RetryIn(Duration),
+    /// Another replica took the study over; nothing of it is this replica's any more.
+    Lost,
+}
+
+/// A change on the worklist, for Watch (and, as JSON, for the other replicas' watchers).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Change {
     /// The exam (empty for [`ChangeKind::Resync`]).
     pub study_uid: String,
@@ -46,13 +67,21 @@ pub struct Change {
 
 pub use granska_types::ChangeKind;
 
+/// Carries the changes this replica commits to the other replicas' watchers (PostgreSQL
+/// `LISTEN`/`NOTIFY`); a single node has none. What the other replicas send comes back
+/// through [`App::relayed`].
+pub trait ChangeRelay: Send + Sync {
+    /// Sends one change; must not block (a relay that cannot keep up drops, and the other
+    /// replicas' watchers are told to resync when it recovers).
+    fn send(&self, change: &Change);
+}
+
 impl App {
     /// Starts the scoring workers, the quiet timer and the recovery of unfinished studies;
     /// everything stops when `stopping` becomes `true`.
     pub fn start(parts: AppParts, options: AppOptions, stopping: tokio::sync::watch::Receiver<bool>) -> Arc<App> {
-        let (queue, rx) = mpsc::channel(options.queue.max(1));
         let (changes, _) = broadcast::channel(1024);
-        let AppParts { archive, worklist, policy: (policy, policy_toml), scorer, metrics, results } = parts;
+        let AppParts { archive, worklist, policy: (policy, policy_toml), scorer, metrics, results, relay } = parts;
         let pipeline = Arc::new(App {
             archive,
             worklist,
@@ -63,10 +92,15 @@ impl App {
             changes,
             stopping,
             options,
-            queue,
+            scoring_due: Arc::new(tokio::sync::Notify::new()),
+            claimed: Arc::new(std::sync::Mutex::new(HashSet::new())),
             results,
             results_due: Arc::new(tokio::sync::Notify::new()),
+            relay,
         });
+        // Claimed studies wait here for a worker: the channel's capacity bounds what this
+        // replica holds beyond the studies being scored.
+        let (work, rx) = mpsc::channel::<String>(pipeline.options.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..pipeline.options.workers.max(1) {
             let (p, rx) = (pipeline.clone(), rx.clone());
@@ -74,38 +108,127 @@ impl App {
                 loop {
                     let next = rx.lock().await.recv().await;
                     let Some(uid) = next else { break };
-                    p.metrics.queue_depth.dec();
-                    p.score_and_route(&uid).await;
+                    let after = p.score_and_route(&uid).await;
+                    p.finish_claim(&uid, after).await;
                 }
             });
         }
+        tokio::spawn(pipeline.clone().claim_loop(work));
+        tokio::spawn(pipeline.clone().renew_claims());
         let p = pipeline.clone();
         tokio::spawn(async move { p.quiet_timer().await });
         tokio::spawn(pipeline.clone().results_loop());
         let p = pipeline.clone();
-        tokio::spawn(async move { p.refresh_attention_gauge().await });
-        let p = pipeline.clone();
-        tokio::spawn(async move {
-            let archive = p.archive.clone();
-            match blocking(move || archive.pending()).await {
-                Ok(pending) => {
-                    if !pending.is_empty() {
-                        tracing::info!(studies = pending.len(), "re-queueing complete studies not yet routed");
-                    }
-                    for uid in pending {
-                        p.enqueue(uid).await;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot list studies to score on start"),
-            }
-        });
+        tokio::spawn(async move { p.refresh_gauges().await });
         pipeline
     }
 
-    pub(crate) async fn enqueue(&self, study_uid: String) {
-        self.metrics.queue_depth.inc();
-        if self.queue.send(study_uid).await.is_err() {
-            self.metrics.queue_depth.dec();
+    /// Wakes the claim loop: a study became complete (or was given back) here.
+    pub(crate) fn score_soon(&self) {
+        self.scoring_due.notify_one();
+    }
+
+    /// Claims studies for the workers whenever there is room and something may be waiting:
+    /// woken by [`App::score_soon`], and every [`CLAIM_POLL`] for the studies other
+    /// replicas completed or gave back, and the claims that expired.
+    async fn claim_loop(self: Arc<Self>, work: mpsc::Sender<String>) {
+        let me = self.options.replica.clone();
+        // A replica restarted under its name takes back what its previous life held.
+        let (archive, owner) = (self.archive.clone(), me.clone());
+        match blocking(move || archive.release_all_scoring(&owner)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(studies = n, "taking back the scoring claims of this replica's previous run"),
+            Err(e) => tracing::warn!(error = %e, "cannot release this replica's earlier scoring claims; they expire with their lease"),
+        }
+        let mut stopping = self.stopping.clone();
+        loop {
+            let room = work.capacity();
+            if room > 0 {
+                let (archive, owner, lease) = (self.archive.clone(), me.clone(), self.lease_ms());
+                let now = now_ms();
+                match blocking(move || archive.claim_scoring(&owner, room, now, now + lease)).await {
+                    Ok(uids) => {
+                        let full = uids.len() == room;
+                        for uid in uids {
+                            self.claimed_set().insert(uid.clone());
+                            if work.send(uid).await.is_err() {
+                                return;
+                            }
+                        }
+                        if full {
+                            // There may be more: claim again as soon as a worker takes one.
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                                _ = stopping.wait_for(|s| *s) => return,
+                            }
+                            continue;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot claim studies to score; retrying"),
+                }
+            }
+            tokio::select! {
+                _ = self.scoring_due.notified() => {}
+                _ = tokio::time::sleep(CLAIM_POLL) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// Renews the leases of every study this replica holds, every quarter of the lease.
+    async fn renew_claims(self: Arc<Self>) {
+        let mut stopping = self.stopping.clone();
+        let every = Duration::from_millis((self.lease_ms() / 4).max(100) as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+            let held: Vec<String> = self.claimed_set().iter().cloned().collect();
+            if held.is_empty() {
+                continue;
+            }
+            let (archive, owner, until) = (self.archive.clone(), self.options.replica.clone(), now_ms() + self.lease_ms());
+            let asked = held.clone();
+            match blocking(move || archive.renew_scoring(&owner, &asked, until)).await {
+                Ok(kept) if kept.len() < held.len() => {
+                    tracing::warn!(lost = held.len() - kept.len(),
+                        "scoring claims expired and were taken by another replica (this one stalled); their results will not be routed here");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot renew scoring claims; another replica takes them over if this lasts past the lease"),
+            }
+        }
+    }
+
+    fn claimed_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Only inserts and removes under the lock: a poisoned set is still consistent.
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.options.scoring_lease.as_millis().max(1000) as i64
+    }
+
+    /// Ends this replica's part in a study's scoring: the claim is given back (or kept until
+    /// the retry is due, so that no replica retries sooner).
+    async fn finish_claim(&self, study_uid: &str, after: AfterScoring) {
+        self.claimed_set().remove(study_uid);
+        let (archive, owner, uid) = (self.archive.clone(), self.options.replica.clone(), study_uid.to_owned());
+        let result = match after {
+            AfterScoring::Release => blocking(move || archive.release_scoring(&owner, &uid)).await,
+            AfterScoring::RetryIn(delay) => {
+                let until = now_ms() + delay.as_millis() as i64;
+                blocking(move || archive.renew_scoring(&owner, &[uid], until).map(drop)).await
+            }
+            AfterScoring::Lost => Ok(()),
+        };
+        if let Err(e) = result {
+            // The claim then simply expires with its lease.
+            tracing::warn!(study_uid, error = %e, "cannot end a scoring claim; it expires with its lease");
+        }
+        if matches!(after, AfterScoring::Release) {
+            self.score_soon();
         }
     }
 
@@ -116,15 +239,23 @@ impl App {
         change: ChangeKind,
         task: Option<(granska_worklist::model::TaskId, granska_worklist::model::TaskKind)>,
     ) {
-        let _ = self.changes.send(Change { study_uid: study_uid.to_owned(), change, task, at_ms: now_ms() });
+        let change = Change { study_uid: study_uid.to_owned(), change, task, at_ms: now_ms() };
+        if let Some(relay) = &self.relay {
+            relay.send(&change);
+        }
+        let _ = self.changes.send(change);
+    }
+
+    /// Hands a change another replica committed to this replica's watchers; after the relay
+    /// lost contact, a [`ChangeKind::Resync`] tells them to list again.
+    pub fn relayed(&self, change: Change) {
+        let _ = self.changes.send(change);
     }
 
     async fn quiet_timer(&self) {
         let period = (self.options.quiet / 10).clamp(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             tokio::time::sleep(period).await;
-            // A new instance or an admin's retry un-parks a study: keep the gauge current.
-            self.refresh_attention_gauge().await;
             let archive = self.archive.clone();
             let cutoff = now_ms() - self.options.quiet.as_millis() as i64;
             let completed = blocking(move || {
@@ -139,9 +270,11 @@ impl App {
             .await;
             match completed {
                 Ok(uids) => {
-                    for uid in uids {
+                    for uid in &uids {
                         tracing::info!(study_uid = %uid, "study complete after the quiet period");
-                        self.enqueue(uid).await;
+                    }
+                    if !uids.is_empty() {
+                        self.score_soon();
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "quiet-period check failed"),
@@ -149,18 +282,15 @@ impl App {
         }
     }
 
-    /// Scores one complete study and routes it. Never loses it: on a storage failure the study
-    /// stays `complete` and is queued again after a pause.
-    async fn score_and_route(self: &Arc<Self>, study_uid: &str) {
+    /// Scores one complete study this replica holds and routes it. Never loses it: on a
+    /// storage failure the study stays `complete` and is retried after a pause.
+    async fn score_and_route(self: &Arc<Self>, study_uid: &str) -> AfterScoring {
         let archive = self.archive.clone();
         let uid = study_uid.to_owned();
         let record = match blocking(move || archive.study(&uid)).await {
             Ok(Some(r)) if r.state == StudyState::Complete => r,
-            Ok(_) => return, // already routed by an earlier queue entry, or parked
-            Err(e) => {
-                self.failed_attempt(study_uid, format!("cannot load the study for scoring: {e}")).await;
-                return;
-            }
+            Ok(_) => return AfterScoring::Release, // routed meanwhile, or removed
+            Err(e) => return self.failed_attempt(study_uid, format!("cannot load the study for scoring: {e}")).await,
         };
         self.metrics.scoring_in_flight.inc();
         let started = Instant::now();
@@ -174,15 +304,28 @@ impl App {
         };
         self.metrics.scoring_in_flight.dec();
         self.metrics.observe("score", started.elapsed().as_secs_f64());
-        if let Err(e) = self.route(&record, &scoring).await {
-            self.failed_attempt(study_uid, format!("cannot route the exam: {e}")).await;
+        // Route only while this replica still holds the study: if it stalled past the lease,
+        // another replica has it and routes it (a study generation is routed once).
+        let (archive, owner, uid, until) =
+            (self.archive.clone(), self.options.replica.clone(), study_uid.to_owned(), now_ms() + self.lease_ms());
+        match blocking(move || archive.renew_scoring(&owner, &[uid], until)).await {
+            Ok(held) if held.is_empty() => {
+                tracing::warn!(study_uid, "scoring claim lost before routing (another replica took it over); result dropped");
+                return AfterScoring::Lost;
+            }
+            Ok(_) => {}
+            Err(e) => return self.failed_attempt(study_uid, format!("cannot confirm the scoring claim: {e}")).await,
+        }
+        match self.route(&record, &scoring).await {
+            Ok(()) => AfterScoring::Release,
+            Err(e) => self.failed_attempt(study_uid, format!("cannot route the exam: {e}")).await,
         }
     }
 
     /// A scoring or routing attempt failed after the study was acknowledged: record it durably,
     /// then retry with exponential backoff, or, after `max_attempts`, park the study as
     /// needs-attention (listed for the admin, counted in metrics) instead of looping for ever.
-    async fn failed_attempt(self: &Arc<Self>, study_uid: &str, reason: String) {
+    async fn failed_attempt(self: &Arc<Self>, study_uid: &str, reason: String) -> AfterScoring {
         self.metrics.scoring_failures.inc();
         let (archive, uid, why, max) =
             (self.archive.clone(), study_uid.to_owned(), reason.clone(), self.options.max_attempts);
@@ -192,23 +335,19 @@ impl App {
                 tracing::error!(study_uid, attempts = outcome.attempts, reason = %reason,
                     "study needs attention: scoring/routing failed repeatedly; listed for the admin");
                 self.refresh_attention_gauge().await;
-                return;
+                return AfterScoring::Release;
             }
             Ok(outcome) => outcome.attempts,
             Err(e) => {
                 // Even the failure cannot be written (disk, database): retry at the longest
-                // backoff; the study stays `complete`, so a restart queues it again.
+                // backoff; the study stays `complete`, so it is claimed again.
                 tracing::error!(study_uid, error = %e, "cannot record a scoring failure");
                 u32::MAX
             }
         };
         let delay = self.options.retry_backoff.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(MAX_BACKOFF);
         tracing::warn!(study_uid, attempts, retry_in_s = delay.as_secs_f64(), reason = %reason, "scoring/routing failed; will retry");
-        let (p, uid) = (self.clone(), study_uid.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            p.enqueue(uid).await;
-        });
+        AfterScoring::RetryIn(delay)
     }
 
     /// Sets the needs-attention gauge from the archive.
@@ -220,12 +359,26 @@ impl App {
         }
     }
 
+    /// Keeps the gauges that come from the shared state current (another replica's work, a
+    /// new instance or an admin's retry changes them).
+    async fn refresh_gauges(&self) {
+        loop {
+            self.refresh_attention_gauge().await;
+            let archive = self.archive.clone();
+            match blocking(move || archive.pending()).await {
+                Ok(waiting) => self.metrics.queue_depth.set(waiting.len() as i64),
+                Err(e) => tracing::warn!(error = %e, "cannot count the studies waiting to be scored"),
+            }
+            tokio::time::sleep(GAUGE_REFRESH).await;
+        }
+    }
+
     /// Forgets a study's failures and queues it if it waits for scoring.
     pub(crate) async fn requeue(&self, study_uid: &str) -> Result<bool, granska_archive::Error> {
         let (archive, uid) = (self.archive.clone(), study_uid.to_owned());
         let queued = blocking(move || archive.retry(&uid)).await?;
         if queued {
-            self.enqueue(study_uid.to_owned()).await;
+            self.score_soon();
         }
         self.refresh_attention_gauge().await;
         Ok(queued)
@@ -278,10 +431,9 @@ impl App {
         }
         if routed {
             self.reports_due();
-        } else {
-            // An instance arrived while scoring: score the newer generation.
-            self.enqueue(record.study_uid.clone()).await;
         }
+        // Otherwise an instance arrived while scoring: the study is still complete, and is
+        // claimed again for its newer generation once this claim is given back.
         Ok(())
     }
 }

@@ -38,7 +38,7 @@ pub enum Error {
     /// The index was written by a newer Granska.
     #[error("archive index schema version {found} is newer than this granska supports ({supported})")]
     SchemaTooNew {
-        /// `user_version` in the file.
+        /// The index's version: SQLite's `user_version`, PostgreSQL's `archive.schema_version`.
         found: i64,
         /// The newest this build knows.
         supported: i64,
@@ -105,6 +105,29 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub use granska_types::BackendError;
+
+/// PostgreSQL's error as the crate's backend-neutral one: `Error::Busy` when retrying later may
+/// succeed (lost connection, server restarting, deadlock, serialisation failure), else
+/// `Error::Backend`.
+#[cfg(feature = "postgres")]
+pub(crate) fn pg(operation: &'static str, source: postgres::Error) -> Error {
+    if granska_postgres::is_transient(&source) {
+        Error::Busy { operation, source: BackendError::new(source) }
+    } else {
+        Error::Backend { operation, source: BackendError::new(source) }
+    }
+}
+
+/// The shared PostgreSQL plumbing's error as the crate's one; `operation` says which step.
+#[cfg(feature = "postgres")]
+pub(crate) fn pg_plumbing(operation: &'static str) -> impl FnOnce(granska_postgres::Error) -> Error {
+    use granska_postgres::Error as P;
+    move |e| match e {
+        P::SchemaTooNew { found, supported, .. } => Error::SchemaTooNew { found, supported },
+        e if e.is_transient() => Error::Busy { operation, source: BackendError::new(e) },
+        e => Error::Backend { operation, source: BackendError::new(e) },
+    }
+}
 
 /// Attaches the operation to a SQLite error.
 pub(crate) trait Ctx<T> {

@@ -22,6 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { name: "0001_initial", sql: include_str!("../migrations/0001_initial.sql") },
     Migration { name: "0002_attention", sql: include_str!("../migrations/0002_attention.sql") },
     Migration { name: "0003_reports", sql: include_str!("../migrations/0003_reports.sql") },
+    Migration { name: "0004_claims", sql: include_str!("../migrations/0004_claims.sql") },
 ];
 
 pub use granska_types::STANDARD_VIEWS;
@@ -352,6 +353,70 @@ impl Archive {
             .ctx("listing studies to score")
     }
 
+    pub(crate) fn ping(&self) -> Result<()> {
+        self.lock().query_row("SELECT 1", [], |_| Ok(())).ctx("checking the archive index")
+    }
+
+    pub(crate) fn claim_scoring(&self, owner: &str, limit: usize, now_ms: i64, until_ms: i64) -> Result<Vec<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("claiming studies to score")?;
+        let uids: Vec<String> = tx
+            .prepare_cached(
+                "SELECT study_uid FROM studies s WHERE state = 'complete'
+                   AND (scoring_until IS NULL OR scoring_until < ?1)
+                   AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked = 1)
+                 ORDER BY last_received, rowid LIMIT ?2",
+            )
+            .and_then(|mut s| s.query_map(params![now_ms, limit as i64], |r| r.get(0))?.collect())
+            .ctx("claiming studies to score")?;
+        for uid in &uids {
+            tx.execute(
+                "UPDATE studies SET scoring_owner = ?1, scoring_until = ?2 WHERE study_uid = ?3",
+                params![owner, until_ms, uid],
+            )
+            .ctx("claiming studies to score")?;
+        }
+        tx.commit().ctx("claiming studies to score")?;
+        Ok(uids)
+    }
+
+    pub(crate) fn renew_scoring(&self, owner: &str, studies: &[String], until_ms: i64) -> Result<Vec<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("renewing scoring claims")?;
+        let mut held = Vec::new();
+        for uid in studies {
+            let changed = tx
+                .execute(
+                    "UPDATE studies SET scoring_until = ?1 WHERE study_uid = ?2 AND scoring_owner = ?3",
+                    params![until_ms, uid, owner],
+                )
+                .ctx("renewing scoring claims")?;
+            if changed == 1 {
+                held.push(uid.clone());
+            }
+        }
+        tx.commit().ctx("renewing scoring claims")?;
+        Ok(held)
+    }
+
+    pub(crate) fn release_scoring(&self, owner: &str, study_uid: &str) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE studies SET scoring_owner = NULL, scoring_until = NULL WHERE study_uid = ?1 AND scoring_owner = ?2",
+                params![study_uid, owner],
+            )
+            .ctx("releasing a scoring claim")?;
+        Ok(())
+    }
+
+    pub(crate) fn release_all_scoring(&self, owner: &str) -> Result<u64> {
+        let n = self
+            .lock()
+            .execute("UPDATE studies SET scoring_owner = NULL, scoring_until = NULL WHERE scoring_owner = ?1", [owner])
+            .ctx("releasing scoring claims")?;
+        Ok(n as u64)
+    }
+
     /// Records a scoring result for `generation`. The study becomes `routed` only if no
     /// instance arrived since that generation; returns whether it did (otherwise it stays
     /// `complete` and must be scored again).
@@ -533,6 +598,26 @@ impl ArchiveStore for Archive {
         Archive::pending(self)
     }
 
+    fn ping(&self) -> Result<()> {
+        Archive::ping(self)
+    }
+
+    fn claim_scoring(&self, owner: &str, limit: usize, now_ms: i64, until_ms: i64) -> Result<Vec<String>> {
+        Archive::claim_scoring(self, owner, limit, now_ms, until_ms)
+    }
+
+    fn renew_scoring(&self, owner: &str, studies: &[String], until_ms: i64) -> Result<Vec<String>> {
+        Archive::renew_scoring(self, owner, studies, until_ms)
+    }
+
+    fn release_scoring(&self, owner: &str, study_uid: &str) -> Result<()> {
+        Archive::release_scoring(self, owner, study_uid)
+    }
+
+    fn release_all_scoring(&self, owner: &str) -> Result<u64> {
+        Archive::release_all_scoring(self, owner)
+    }
+
     fn record_scoring(
         &self,
         study_uid: &str,
@@ -592,8 +677,8 @@ impl ArchiveStore for Archive {
         Archive::add_report(self, report, bytes, now_ms)
     }
 
-    fn due_reports(&self, now_ms: i64, limit: usize) -> Result<Vec<ReportRecord>> {
-        Archive::due_reports(self, now_ms, limit)
+    fn claim_due_reports(&self, now_ms: i64, limit: usize, hold_until_ms: i64) -> Result<Vec<ReportRecord>> {
+        Archive::claim_due_reports(self, now_ms, limit, hold_until_ms)
     }
 
     fn next_report_due(&self) -> Result<Option<i64>> {
@@ -617,8 +702,8 @@ impl ArchiveStore for Archive {
         Archive::report_counts(self)
     }
 
-    fn unreported(&self) -> Result<Vec<(String, i64)>> {
-        Archive::unreported(self)
+    fn claim_unreported(&self, now_ms: i64, hold_until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>> {
+        Archive::claim_unreported(self, now_ms, hold_until_ms, limit)
     }
 
     fn remove_instance(&self, sop_instance_uid: &str, now_ms: i64) -> Result<Removed> {

@@ -12,7 +12,9 @@
 //! - the result reports (CAD SRs) made for routings, with their outbox state.
 //!
 //! The server sees all of this through [`ArchiveStore`] (and the bytes through [`BlobStore`]);
-//! [`Archive`] is the SQLite + local-disk implementation. Errors are backend-neutral
+//! [`Archive`] is the SQLite + local-disk implementation, and `PgArchive` (feature `postgres`)
+//! keeps the index in PostgreSQL for several replicas sharing one database and one blob
+//! directory. Both pass the same conformance suite. Errors are backend-neutral
 //! ([`Error::Busy`], [`Error::Backend`]).
 //!
 //! An instance is acknowledged to its sender only after [`ArchiveStore::put`] returned, so an
@@ -27,6 +29,8 @@ pub mod conformance;
 mod error;
 mod index;
 mod maintenance;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod reports;
 mod store;
 
@@ -40,5 +44,7 @@ pub use index::{
     StudyRecord, StudyState,
 };
 pub use maintenance::{CheckReport, Removed};
+#[cfg(feature = "postgres")]
+pub use postgres::PgArchive;
 pub use reports::{NewReport, ReportAttempt, ReportRecord};
 pub use store::ArchiveStore;

@@ -148,13 +148,27 @@ impl Archive {
         Ok(record)
     }
 
-    pub(crate) fn due_reports(&self, now_ms: i64, limit: usize) -> Result<Vec<ReportRecord>> {
-        self.connection()
+    pub(crate) fn claim_due_reports(&self, now_ms: i64, limit: usize, hold_until_ms: i64) -> Result<Vec<ReportRecord>> {
+        let mut conn = self.connection();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("claiming due reports")?;
+        let due: Vec<ReportRecord> = tx
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM reports WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, created LIMIT ?2"
             ))
             .and_then(|mut s| s.query_map(params![now_ms, limit as i64], row)?.collect())
-            .ctx("listing due reports")
+            .ctx("claiming due reports")?;
+        let mut held = Vec::with_capacity(due.len());
+        for mut report in due {
+            tx.execute(
+                "UPDATE reports SET next_at = ?1 WHERE sop_instance_uid = ?2",
+                params![hold_until_ms, report.sop_instance_uid.as_str()],
+            )
+            .ctx("claiming due reports")?;
+            report.next_ms = hold_until_ms;
+            held.push(report);
+        }
+        tx.commit().ctx("claiming due reports")?;
+        Ok(held)
     }
 
     pub(crate) fn next_report_due(&self) -> Result<Option<i64>> {
@@ -221,14 +235,26 @@ impl Archive {
             .collect()
     }
 
-    pub(crate) fn unreported(&self) -> Result<Vec<(String, i64)>> {
-        self.connection()
+    pub(crate) fn claim_unreported(&self, now_ms: i64, hold_until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>> {
+        let mut conn = self.connection();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("claiming routings to report")?;
+        let queued: Vec<(String, i64)> = tx
             .prepare_cached(
                 "SELECT q.study_uid, q.generation FROM report_queue q
                  JOIN studies s ON s.study_uid = q.study_uid AND s.generation = q.generation AND s.state = 'routed'
-                 ORDER BY q.rowid",
+                 WHERE q.held_until IS NULL OR q.held_until <= ?1
+                 ORDER BY q.rowid LIMIT ?2",
             )
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .ctx("listing routings without a report")
+            .and_then(|mut s| s.query_map(params![now_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .ctx("claiming routings to report")?;
+        for (study, generation) in &queued {
+            tx.execute(
+                "UPDATE report_queue SET held_until = ?1 WHERE study_uid = ?2 AND generation = ?3",
+                params![hold_until_ms, study, generation],
+            )
+            .ctx("claiming routings to report")?;
+        }
+        tx.commit().ctx("claiming routings to report")?;
+        Ok(queued)
     }
 }

@@ -1,8 +1,8 @@
 //! The archive interface the server uses: every operation on received instances, study
 //! assembly, scoring results, failures needing attention and the audit log. [`crate::Archive`]
-//! (an SQLite index over a [`crate::BlobStore`]) implements it; another backend (PostgreSQL)
-//! implements the same trait and must pass the same conformance suite (`conformance`, behind
-//! the feature of that name).
+//! (an SQLite index over a [`crate::BlobStore`]) implements it, and so does `PgArchive` (feature
+//! `postgres`: a PostgreSQL index that several replicas share); every backend must pass the
+//! same conformance suite (`conformance`, behind the feature of that name).
 //!
 //! Every method is atomic: it happens completely or not at all, and a method that returned
 //! `Ok` is durable.
@@ -38,6 +38,27 @@ pub trait ArchiveStore: Send + Sync {
 
     /// Studies waiting to be scored (complete, not parked), oldest last instance first.
     fn pending(&self) -> Result<Vec<String>>;
+
+    /// Whether the index answers now (the readiness check).
+    fn ping(&self) -> Result<()>;
+
+    /// Claims up to `limit` studies waiting to be scored (complete, not parked, and not held:
+    /// never claimed, given back, or their claim expired before `now_ms`) for `owner` until
+    /// `until_ms`, oldest last instance first. Replicas claiming at once get different studies
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`). The claim is a lease, kept by
+    /// [`ArchiveStore::renew_scoring`] and ended by [`ArchiveStore::release_scoring`]; a
+    /// replica that dies stops renewing, and its studies are claimed again once it ran out.
+    fn claim_scoring(&self, owner: &str, limit: usize, now_ms: i64, until_ms: i64) -> Result<Vec<String>>;
+
+    /// Extends `owner`'s claims on `studies` to `until_ms`; returns the studies it still holds
+    /// (one missing was claimed by another replica after it expired).
+    fn renew_scoring(&self, owner: &str, studies: &[String], until_ms: i64) -> Result<Vec<String>>;
+
+    /// Gives `owner`'s claim on a study back (nothing when another replica holds it).
+    fn release_scoring(&self, owner: &str, study_uid: &str) -> Result<()>;
+
+    /// Gives back every claim `owner` holds (a replica restarted under its name); how many.
+    fn release_all_scoring(&self, owner: &str) -> Result<u64>;
 
     /// Records a scoring result for `generation`. The study becomes `routed` only if no
     /// instance arrived since that generation; returns whether it did (otherwise it stays
@@ -101,8 +122,11 @@ pub trait ArchiveStore: Send + Sync {
     /// stale result is not sent after a newer one). Unknown study → `UnknownStudy`.
     fn add_report(&self, report: &NewReport, bytes: &[u8], now_ms: i64) -> Result<ReportRecord>;
 
-    /// Pending reports due at `now_ms`, the longest waiting first, at most `limit`.
-    fn due_reports(&self, now_ms: i64, limit: usize) -> Result<Vec<ReportRecord>>;
+    /// Claims the pending reports due at `now_ms`, the longest waiting first, at most
+    /// `limit`: each is due again only at `hold_until_ms` (unless its attempt is recorded
+    /// first), so another replica does not send it meanwhile, and a replica that dies while
+    /// sending leaves it to be sent again then.
+    fn claim_due_reports(&self, now_ms: i64, limit: usize, hold_until_ms: i64) -> Result<Vec<ReportRecord>>;
 
     /// When the next pending report is due (`None`: nothing pending).
     fn next_report_due(&self) -> Result<Option<i64>>;
@@ -123,8 +147,9 @@ pub trait ArchiveStore: Send + Sync {
     /// How many reports are in each state (for the metrics gauge).
     fn report_counts(&self) -> Result<Vec<(granska_types::ReportState, u64)>>;
 
-    /// Routings queued for a report by [`ArchiveStore::record_scoring`] and not yet kept by
-    /// [`ArchiveStore::add_report`], for the study's current generation: `(study, generation)`,
-    /// oldest first.
-    fn unreported(&self) -> Result<Vec<(String, i64)>>;
+    /// Claims routings queued for a report by [`ArchiveStore::record_scoring`] and not yet kept
+    /// by [`ArchiveStore::add_report`], for the study's current generation, and not held by
+    /// another claim at `now_ms`: `(study, generation)`, oldest first, at most `limit`, each
+    /// held until `hold_until_ms` so that one replica alone makes its report.
+    fn claim_unreported(&self, now_ms: i64, hold_until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>>;
 }

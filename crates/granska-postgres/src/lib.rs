@@ -273,7 +273,7 @@ pub fn pool(options: &PoolOptions, schema: &str) -> Result<Pool, Error> {
 
 /// Key of the advisory lock every migration holds: replicas starting together migrate one
 /// after the other, and the second finds nothing to do.
-const MIGRATION_LOCK: i64 = 0x6772_616e_736b_61; // "granska"
+const MIGRATION_LOCK: i64 = 0x0067_7261_6e73_6b61; // "granska"
 
 /// Brings `schema` to the newest of `migrations`, each in its own transaction with its
 /// version row; refuses a schema newer than the list. Returns the version now in force.

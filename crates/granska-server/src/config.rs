@@ -223,7 +223,8 @@ impl Default for IngestSection {
 pub struct ScoringSection {
     /// Exams decoded and scored at once (their views share inference batches).
     pub workers: usize,
-    /// Complete studies waiting for a worker before ingest waits (backpressure).
+    /// Complete studies this replica claims ahead of its workers; the rest wait in the archive,
+    /// where any replica may claim them.
     pub queue: usize,
     /// An exam not scored within this long is routed to double reading as unscorable.
     pub timeout_s: u64,
@@ -239,7 +240,7 @@ pub struct ScoringSection {
 
 impl Default for ScoringSection {
     fn default() -> Self {
-        ScoringSection { workers: 2, queue: 64, timeout_s: 120, max_attempts: 5, retry_backoff_ms: 5000, lease_s: 30 }
+        ScoringSection { workers: 2, queue: 4, timeout_s: 120, max_attempts: 5, retry_backoff_ms: 5000, lease_s: 30 }
     }
 }
 

@@ -13,9 +13,11 @@ pub mod auth;
 pub mod config;
 mod edges;
 mod error;
+pub mod health;
 mod limits;
 pub mod metrics;
 mod service;
+pub mod stores;
 pub mod upload;
 
 use std::future::Future;
@@ -23,11 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use granska_app::{App, AppOptions, AppParts};
-use granska_archive::Archive;
 use granska_dicom::Profile;
 use granska_model::{Engine, EngineConfig, Model, Scorer};
 use granska_triage::Policy;
-use granska_worklist::{SqliteStore, StoreOptions};
+use granska_worklist::StoreOptions;
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -106,8 +107,10 @@ pub async fn serve(
     let Listeners { grpc: listener, metrics, dicom, http } = listeners;
     let edges = edges::EdgeOptions::from_config(&config)?;
     let core = start_core(&config, edges.results_sender(), shutdown).await?;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let ready = health::spawn(core.app.clone(), health_reporter.clone(), core.stop.clone());
     if let Some(metrics_listener) = metrics {
-        spawn_metrics(metrics_listener, core.metrics.clone(), core.stop.clone())?;
+        spawn_metrics(metrics_listener, core.metrics.clone(), ready, core.stop.clone())?;
     }
     let mut running = Vec::new();
     if let Some(dicom) = dicom {
@@ -117,7 +120,8 @@ pub async fn serve(
         let auth = Arc::new(core.tokens.clone());
         running.push(edges::spawn_http(http, core.app.clone(), auth, edges.http, stopped(core.stop.clone()))?);
     }
-    let router = route(transport(&config.server)?, &config, core.app, core.tokens).await?;
+    let router =
+        route(transport(&config.server)?, &config, core.app, core.tokens, health_service).await?;
     let sc = &config.server;
     let address = listener.local_addr()?;
     let incoming = limits::admit(
@@ -161,16 +165,23 @@ async fn start_core(
     let (policy, policy_toml) = load_policy(config)?;
     let profile = ingest_profile(&config.ingest.profile)?;
     let scorer = load_scorer(&config.model).await?;
-    let archive = Arc::new(Archive::open(data_dir)?);
-    let worklist: Arc<dyn granska_worklist::WorklistStore> = Arc::new(SqliteStore::open(
-        data_dir.join("worklist.db"),
-        StoreOptions {
-            lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
-            max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
-            ..StoreOptions::default()
-        },
-    )?);
-    let metrics = granska_app::Metrics::new();
+    let worklist_options = StoreOptions {
+        lease: Duration::from_secs(config.worklist.lease_minutes.max(1) * 60),
+        max_wait: Duration::from_millis(policy.max_wait_ms() as u64),
+        ..StoreOptions::default()
+    };
+    let replica = stores::replica_id(config);
+    let opening = (config.clone(), replica.clone());
+    // Opening PostgreSQL blocks (connect, migrate): off the async threads.
+    let stores::Stores { archive, worklist, shared } =
+        tokio::task::spawn_blocking(move || stores::open(&opening.0, worklist_options, &opening.1))
+            .await
+            .map_err(|e| ServerError::Config(format!("opening the stores panicked: {e}")))??;
+    // Replicas label their series, so scraped metrics can be told apart and summed.
+    let metrics = match &shared {
+        Some(_) => granska_app::Metrics::for_replica(&replica),
+        None => granska_app::Metrics::new(),
+    };
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -183,8 +194,19 @@ async fn start_core(
         scorer: Arc::new(scorer),
         metrics: metrics.clone(),
         results,
+        relay: shared.clone().map(|s| s as Arc<dyn granska_app::ChangeRelay>),
     };
     let app = App::start(parts, app_options(config, profile), stop.clone());
+    if let Some(shared) = shared {
+        let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        shared.listen(app.clone(), listening.clone())?;
+        let stopped_now = stop.clone();
+        tokio::spawn(async move {
+            stopped(stopped_now).await;
+            listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        tracing::info!(replica = %replica, "PostgreSQL store: changes relayed between replicas");
+    }
     Ok(Core { app, tokens, metrics, stop })
 }
 
@@ -245,6 +267,8 @@ fn app_options(config: &Config, profile: Profile) -> AppOptions {
         timeout: Duration::from_secs(config.scoring.timeout_s.max(1)),
         workers: config.scoring.workers,
         queue: config.scoring.queue,
+        replica: stores::replica_id(config),
+        scoring_lease: Duration::from_secs(config.scoring.lease_s.max(1)),
         min_free_bytes: config.ingest.min_free_mib.saturating_mul(1 << 20),
         max_instance_bytes: (config.ingest.max_instance_mib as usize).saturating_mul(1 << 20),
         max_attempts: config.scoring.max_attempts.max(1),
@@ -265,11 +289,12 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 fn spawn_metrics(
     listener: TcpListener,
     registry: granska_app::Metrics,
+    ready: health::Ready,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ServerError> {
     tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
     tokio::spawn(async move {
-        if let Err(e) = metrics::serve(listener, registry, stopped(stop)).await {
+        if let Err(e) = metrics::serve(listener, registry, ready, stopped(stop)).await {
             tracing::error!(error = %e, "metrics endpoint failed");
         }
     });
@@ -301,16 +326,14 @@ async fn route(
     config: &Config,
     app: Arc<App>,
     tokens: auth::Tokens,
+    // Its statuses follow readiness (`health.rs`).
+    health: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
 ) -> Result<tonic::transport::server::Router, ServerError> {
     use proto::v1::{ingest_server::IngestServer, models_server::ModelsServer, worklist_server::WorklistServer};
     use tonic::service::interceptor::InterceptedService;
     let ingest = service::ingest::IngestService { app: app.clone(), limits: upload_limits(&config.ingest) };
     let worklist = service::worklist::WorklistService { app: app.clone() };
     let models = service::models::ModelsService { app };
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<IngestServer<service::ingest::IngestService>>().await;
-    health_reporter.set_serving::<WorklistServer<service::worklist::WorklistService>>().await;
-    health_reporter.set_serving::<ModelsServer<service::models::ModelsService>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)

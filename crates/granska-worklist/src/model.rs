@@ -1,6 +1,6 @@
 //! The workflow's domain types: what goes into the store and what comes out of it.
 //!
-//! Nothing here knows SQL; a PostgreSQL store would use the same types.
+//! Nothing here knows SQL; the SQLite and PostgreSQL stores use the same types.
 
 use std::collections::BTreeMap;
 
@@ -203,7 +203,8 @@ pub struct Outcome {
 /// One entry of the audit trail of an exam's workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// Global sequence number (commit order).
+    /// Sequence number: in commit order among the events of one exam (on SQLite, across
+    /// all exams too).
     pub seq: i64,
     /// When, Unix ms.
     pub at_ms: i64,

@@ -1,8 +1,8 @@
 //! The store interface the rest of Granska uses, and the clock it reads time from.
 //!
-//! Every method is one transaction: it happens completely or not at all. The SQLite store is
-//! the only implementation today; a PostgreSQL one can implement the same trait later and must
-//! pass the same conformance suite (`conformance`, behind the feature of that name).
+//! Every method is one transaction: it happens completely or not at all. The SQLite store and
+//! the PostgreSQL one (feature `postgres`) implement it, and both pass the same conformance
+//! suite (`conformance`, behind the feature of that name).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -19,6 +19,12 @@ pub trait WorklistStore: Send + Sync {
     /// Records an exam's routing and creates its tasks; re-routing supersedes the earlier
     /// routing while no read has started (both records are kept).
     fn route(&self, input: &RouteInput) -> Result<RouteOutcome>;
+
+    /// Routes many exams in one transaction (bulk import, benchmarks): all or nothing.
+    fn route_many(&self, inputs: &[RouteInput]) -> Result<Vec<RouteOutcome>>;
+
+    /// Whether the store answers now (the readiness check).
+    fn ping(&self) -> Result<()>;
 
     /// Atomically claims the highest-priority task this reader may take, with a lease. A
     /// reader who already holds a task gets it back (lease renewed). `None` when nothing is

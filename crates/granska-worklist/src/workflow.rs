@@ -56,12 +56,21 @@ pub fn may_take(kind: TaskKind, reader: &Reader, involved: bool) -> bool {
     }
 }
 
+/// Whether the holder of a task of `kind` sees any earlier read (a store need not load the
+/// reads for a task that sees none).
+pub fn sees_earlier_reads(kind: TaskKind) -> bool {
+    match kind {
+        TaskKind::First | TaskKind::Second => false,
+        TaskKind::Consensus => true,
+    }
+}
+
 /// The earlier reads that the holder of a task of `kind` may see.
 pub fn visible_to_task(kind: TaskKind, reads: &[Read]) -> Vec<Read> {
-    match kind {
-        TaskKind::First | TaskKind::Second => Vec::new(),
-        TaskKind::Consensus => reads.iter().filter(|r| r.kind.is_screening()).cloned().collect(),
+    if !sees_earlier_reads(kind) {
+        return Vec::new();
     }
+    reads.iter().filter(|r| r.kind.is_screening()).cloned().collect()
 }
 
 /// The reads of an exam that `reader` may see outside a task: their own, and everyone's once

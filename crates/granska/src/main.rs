@@ -27,6 +27,9 @@ enum Command {
     Score(cmd::score::Args),
     /// Run the service: gRPC ingest → score → route → worklist (config: --config, GRANSKA__…).
     Serve(cmd::serve::Args),
+    /// Create or upgrade the stores' schemas (`[store]`: SQLite files or PostgreSQL) and exit;
+    /// refuses a database written by a newer granska.
+    Migrate(cmd::serve::MigrateArgs),
     /// Upload DICOM files to a server; exit 1 if any instance is rejected.
     Push(cmd::push::Args),
     /// Show the prioritised worklist.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Score(args) => cmd::score::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Migrate(args) => cmd::serve::migrate(args),
         Command::Push(args) => cmd::push::run(args),
         Command::Worklist(args) => cmd::reading::worklist(args),
         Command::Read(args) => cmd::reading::read(args),

@@ -1,12 +1,13 @@
 //! The archive conformance suite: behavioural cases generic over [`ArchiveStore`], which every
-//! backend must pass. The SQLite archive runs it in this crate's tests; another backend runs
-//! the same cases from its own tests, with this crate's `conformance` feature enabled:
+//! backend must pass. The SQLite and PostgreSQL archives run it in this crate's tests
+//! (`tests/it/conformance.rs`, `tests/it/postgres.rs`); a backend of another crate runs the same
+//! cases from its own tests, with this crate's `conformance` feature enabled:
 //!
 //! ```text
-//! granska_archive::archive_store_conformance!(make_postgres_archives());
+//! granska_archive::archive_store_conformance!(make_archives());
 //! ```
 //!
-//! where `make_postgres_archives()` returns an `impl Fn() -> A` giving a fresh, empty archive
+//! where `make_archives()` returns an `impl Fn() -> A` giving a fresh, empty archive
 //! per call (evaluated once per case, so it may own temporary storage for the case). The macro
 //! expands to one `#[test]` per case and a test that the expansion and [`cases`] agree.
 //!
@@ -68,6 +69,7 @@ pub fn cases<A: ArchiveStore>() -> Vec<(&'static str, Case<A>)> {
         ),
         ("removing_an_instance_lets_the_correct_copy_in", removing_an_instance_lets_the_correct_copy_in::<A>),
         ("reports_are_kept_and_delivered_once_or_given_up", reports_are_kept_and_delivered_once_or_given_up::<A>),
+        ("work_is_claimed_with_leases", work_is_claimed_with_leases::<A>),
     ]
 }
 
@@ -84,6 +86,7 @@ macro_rules! archive_store_conformance {
             repeated_failures_park_a_study_until_a_retry_or_a_new_instance,
             removing_an_instance_lets_the_correct_copy_in,
             reports_are_kept_and_delivered_once_or_given_up,
+            work_is_claimed_with_leases,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -261,34 +264,34 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
     let scoring = ScoringRecord::unscorable("test".into());
     // Not applied to the worklist (reading had started): no report.
     archive.record_scoring("1.2.3", generation, &scoring, false, 5000).unwrap();
-    assert!(archive.unreported().unwrap().is_empty());
+    assert!(archive.claim_unreported(0, 0, 100).unwrap().is_empty());
     four_views(&archive, "1.2.4");
     let g4 = archive.study("1.2.4").unwrap().unwrap().generation;
     archive.record_scoring("1.2.4", g4, &scoring, true, 5000).unwrap();
-    assert_eq!(archive.unreported().unwrap(), vec![("1.2.4".to_owned(), g4)]);
+    assert_eq!(archive.claim_unreported(0, 0, 100).unwrap(), vec![("1.2.4".to_owned(), g4)]);
     // A late instance: the queued routing is no longer the study's; the next one replaces it.
     archive.put(b"late", &in_study("1.2.4", "1.2.4.1.9", "L", "XCCL"), 6000).unwrap();
-    assert!(archive.unreported().unwrap().is_empty(), "the queued routing is stale");
+    assert!(archive.claim_unreported(0, 0, 100).unwrap().is_empty(), "the queued routing is stale");
     let g4 = archive.study("1.2.4").unwrap().unwrap().generation;
     archive.record_scoring("1.2.4", g4, &scoring, true, 7000).unwrap();
-    assert_eq!(archive.unreported().unwrap(), vec![("1.2.4".to_owned(), g4)]);
+    assert_eq!(archive.claim_unreported(0, 0, 100).unwrap(), vec![("1.2.4".to_owned(), g4)]);
     let for_4 = NewReport { study_uid: uid("1.2.4"), generation: g4, ..report("9.0", pacs) };
     archive.add_report(&for_4, b"sr of 1.2.4", 7100).unwrap();
-    assert!(archive.unreported().unwrap().is_empty(), "keeping the report takes it off the queue");
+    assert!(archive.claim_unreported(0, 0, 100).unwrap().is_empty(), "keeping the report takes it off the queue");
 
     let sent = NewReport { generation, ..report("9.1", pacs) };
     let kept = archive.add_report(&sent, b"first sr", 100).unwrap();
     assert_eq!((kept.state, kept.attempts, kept.next_ms), (ReportState::Pending, 0, 100));
     assert_eq!(archive.read_blob(&kept.sha256).unwrap(), b"first sr");
     assert_eq!(archive.next_report_due().unwrap(), Some(100));
-    assert!(archive.due_reports(99, 10).unwrap().is_empty());
-    assert_eq!(archive.due_reports(100, 10).unwrap(), vec![kept.clone()]);
+    assert!(archive.claim_due_reports(99, 10, 99).unwrap().is_empty());
+    assert_eq!(archive.claim_due_reports(100, 10, 100).unwrap(), vec![kept.clone()]);
 
     let retry = ReportAttempt::NotDelivered { status: "cannot connect".into(), retry_at_ms: Some(300) };
     let after = archive.record_report_attempt("9.1", &retry, 110).unwrap();
     assert_eq!((after.state, after.attempts, after.next_ms), (ReportState::Pending, 1, 300));
     assert_eq!(after.last_status.as_deref(), Some("cannot connect"));
-    assert!(!archive.due_reports(299, 10).unwrap().iter().any(|r| r.sop_instance_uid == "9.1"));
+    assert!(!archive.claim_due_reports(299, 10, 299).unwrap().iter().any(|r| r.sop_instance_uid == "9.1"));
     let done =
         archive.record_report_attempt("9.1", &ReportAttempt::Delivered { status: "0x0000".into() }, 300).unwrap();
     assert_eq!((done.state, done.attempts, done.last_ms), (ReportState::Sent, 2, Some(300)));
@@ -310,7 +313,7 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
     archive.add_report(&NewReport { generation, ..report("9.3", pacs) }, b"third sr", 600).unwrap();
     archive.add_report(&NewReport { generation, ..report("9.4", pacs) }, b"fourth sr", 700).unwrap();
     let due: Vec<_> =
-        archive.due_reports(i64::MAX, 10).unwrap().into_iter().map(|r| r.sop_instance_uid.to_string()).collect();
+        archive.claim_due_reports(i64::MAX, 10, i64::MAX).unwrap().into_iter().map(|r| r.sop_instance_uid.to_string()).collect();
     assert!(due.contains(&"9.4".to_owned()) && !due.contains(&"9.3".to_owned()), "{due:?}");
     let only_kept = NewReport { generation, ..report("9.5", "") };
     assert_eq!(archive.add_report(&only_kept, b"fifth sr", 800).unwrap().state, ReportState::Kept);
@@ -344,4 +347,63 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
             (ReportState::Superseded, 2),
         ]
     );
+}
+
+/// Scoring jobs, routings to report and due reports are claimed with leases: a claim keeps
+/// others off until it expires or is given back; renewing keeps it; a claim taken over after
+/// it expired is no longer the first owner's; a replica restarted under its name takes its
+/// claims back; parked studies are not claimed.
+pub fn work_is_claimed_with_leases<A: ArchiveStore>(make: &dyn Fn() -> A) {
+    let archive = make();
+    archive.ping().unwrap();
+    for study in ["1.2.1", "1.2.2", "1.2.3"] {
+        four_views(&archive, study);
+    }
+    // Oldest last instance first; each study to one claimant.
+    assert_eq!(archive.claim_scoring("a", 2, 1000, 2000).unwrap(), ["1.2.1", "1.2.2"]);
+    assert_eq!(archive.claim_scoring("b", 5, 1000, 2000).unwrap(), ["1.2.3"]);
+    assert!(archive.claim_scoring("c", 5, 1500, 2500).unwrap().is_empty(), "all held");
+    // Renewing keeps a claim; only the owner can.
+    assert_eq!(archive.renew_scoring("a", &["1.2.1".into(), "1.2.3".into()], 3000).unwrap(), ["1.2.1"]);
+    // Expired claims are taken over: 1.2.2 (a's, not renewed) and 1.2.3 (b's) at 2500.
+    assert_eq!(archive.claim_scoring("c", 5, 2500, 4000).unwrap(), ["1.2.2", "1.2.3"]);
+    assert!(archive.renew_scoring("a", &["1.2.2".into()], 5000).unwrap().is_empty(), "lost to c");
+    // Given back: claimable at once; another owner's release changes nothing.
+    archive.release_scoring("b", "1.2.2").unwrap();
+    assert!(archive.claim_scoring("d", 5, 2600, 4000).unwrap().is_empty());
+    archive.release_scoring("c", "1.2.2").unwrap();
+    assert_eq!(archive.claim_scoring("d", 5, 2600, 4000).unwrap(), ["1.2.2"]);
+    // A restarted replica releases what its previous run held.
+    assert_eq!(archive.release_all_scoring("c").unwrap(), 1);
+    assert_eq!(archive.claim_scoring("c", 5, 2700, 4000).unwrap(), ["1.2.3"]);
+    // A routed study is not claimed; neither is a parked one.
+    let g = archive.study("1.2.3").unwrap().unwrap().generation;
+    assert!(archive.record_scoring("1.2.3", g, &ScoringRecord::unscorable("test".into()), true, 2800).unwrap());
+    archive.release_scoring("c", "1.2.3").unwrap();
+    archive.release_all_scoring("a").unwrap();
+    archive.release_all_scoring("d").unwrap();
+    archive.record_failure("1.2.2", "disk", 1, 2900).unwrap();
+    assert_eq!(archive.claim_scoring("e", 5, 3000, 4000).unwrap(), ["1.2.1"]);
+
+    // The routing of 1.2.3 waits for its report: held by one replica's pass at a time.
+    assert_eq!(archive.claim_unreported(3000, 4000, 10).unwrap(), [("1.2.3".to_owned(), g)]);
+    assert!(archive.claim_unreported(3500, 5000, 10).unwrap().is_empty(), "held until 4000");
+    assert_eq!(archive.claim_unreported(4000, 5000, 10).unwrap(), [("1.2.3".to_owned(), g)], "the hold ran out");
+    let report = NewReport {
+        sop_instance_uid: uid("9.7"),
+        study_uid: uid("1.2.3"),
+        generation: g,
+        destination: "PACS@127.0.0.1:104".into(),
+    };
+    archive.add_report(&report, b"sr", 4100).unwrap();
+    assert!(archive.claim_unreported(9000, 9000, 10).unwrap().is_empty(), "kept: off the queue");
+    // A due report is held by the replica sending it; its attempt's record releases it.
+    let due = archive.claim_due_reports(4200, 10, 6000).unwrap();
+    assert_eq!(due.iter().map(|r| r.sop_instance_uid.to_string()).collect::<Vec<_>>(), ["9.7"]);
+    assert_eq!(due[0].next_ms, 6000);
+    assert!(archive.claim_due_reports(5000, 10, 7000).unwrap().is_empty(), "being sent elsewhere");
+    assert_eq!(archive.next_report_due().unwrap(), Some(6000));
+    let retry = ReportAttempt::NotDelivered { status: "cannot connect".into(), retry_at_ms: Some(5500) };
+    archive.record_report_attempt("9.7", &retry, 5100).unwrap();
+    assert_eq!(archive.claim_due_reports(5500, 10, 8000).unwrap().len(), 1);
 }

@@ -1,7 +1,9 @@
 //! Integration tests of granska-archive on a real data directory: the conformance suite every
-//! archive must pass, and what is specific to the SQLite index and local blob files.
+//! archive must pass (on SQLite and on PostgreSQL), what is specific to the SQLite index and
+//! local blob files, and PostgreSQL replicas sharing one database (`postgres`).
 
 mod conformance;
+mod postgres;
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -91,6 +93,7 @@ fn the_reports_migration_widens_completion_and_reports_only_new_routings() {
     let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).unwrap();
     conn.execute_batch(&format!(
         "DROP TABLE reports; DROP TABLE report_queue; PRAGMA user_version = 2;
+         ALTER TABLE studies DROP COLUMN scoring_owner; ALTER TABLE studies DROP COLUMN scoring_until;
          PRAGMA writable_schema = ON;
          UPDATE sqlite_schema SET sql = replace(sql, ', ''association-released''', '') WHERE name = 'studies';
          PRAGMA writable_schema = OFF; PRAGMA schema_version = {};",
@@ -106,11 +109,11 @@ fn the_reports_migration_widens_completion_and_reports_only_new_routings() {
     let archive = Archive::open(dir.path()).unwrap();
     assert!(archive.complete("4.5.6", Completion::AssociationReleased).unwrap());
     assert_eq!(archive.study("4.5.6").unwrap().unwrap().completion, Some(Completion::AssociationReleased));
-    assert!(archive.unreported().unwrap().is_empty(), "routings from before the upgrade get no report");
+    assert!(archive.claim_unreported(0, 0, 10).unwrap().is_empty(), "routings from before the upgrade get no report");
     archive.put(b"c", &in_study("1.2.3", "1.2.3.2", "L", "MLO"), 30).unwrap();
     archive.complete("1.2.3", Completion::QuietPeriod).unwrap();
     archive.record_scoring("1.2.3", 2, &granska_types::ScoringRecord::unscorable("new".into()), true, 40).unwrap();
-    assert_eq!(archive.unreported().unwrap(), [("1.2.3".to_owned(), 2)]);
+    assert_eq!(archive.claim_unreported(0, 0, 10).unwrap(), [("1.2.3".to_owned(), 2)]);
 }
 
 #[test]
@@ -121,6 +124,7 @@ fn studies_stored_with_an_invalid_uid_before_validation_are_parked_by_the_migrat
     let conn = rusqlite::Connection::open(dir.path().join("archive.db")).unwrap();
     conn.execute_batch(
         "DROP TABLE reports; DROP TABLE report_queue; DROP TABLE attention; PRAGMA user_version = 1;
+         ALTER TABLE studies DROP COLUMN scoring_owner; ALTER TABLE studies DROP COLUMN scoring_until;
          INSERT INTO studies (study_uid, state, generation, first_received, last_received)
              VALUES ('1.2.3\\4', 'complete', 4, 10, 20), ('1.2.5', 'complete', 4, 10, 20);",
     )

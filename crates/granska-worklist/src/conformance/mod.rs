@@ -1,13 +1,13 @@
 //! The store conformance suite: behavioural cases generic over [`WorklistStore`], which every
-//! backend must pass. The SQLite store runs it in this crate's tests; a PostgreSQL backend
-//! runs the same cases from its own tests:
+//! backend must pass. This crate's tests run it on the SQLite and the PostgreSQL store; a
+//! backend in another crate runs the same cases from its own tests:
 //!
 //! ```text
 //! // in the backend crate's tests, with granska-worklist's `conformance` feature enabled:
-//! granska_worklist::worklist_store_conformance!(make_postgres_stores());
+//! granska_worklist::worklist_store_conformance!(make_stores());
 //! ```
 //!
-//! where `make_postgres_stores()` returns an `impl Fn(StoreOptions) -> S` giving a fresh,
+//! where `make_stores()` returns an `impl Fn(StoreOptions) -> S` giving a fresh,
 //! empty store per call (the expression is evaluated once per case, so it may own a temporary
 //! database that lives as long as the case). The macro expands to one `#[test]` per case and
 //! a test that the expansion and [`cases`] list the same cases.

@@ -22,6 +22,7 @@ use crate::model::{
     ClaimedTask, Counts, NextStep, PageRequest, Read, ReadDecision, Reader, RouteInput, RouteOutcome, StudyHistory,
     Submission, SubmitOutcome, Task, TaskId, TaskKind, TaskState, WorklistPage,
 };
+use crate::requests;
 use crate::store::{StoreOptions, WorklistStore};
 use crate::workflow::{self, Step};
 use rows::{Ctx, TaskRow};
@@ -38,10 +39,6 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore").field("path", &self.path).field("options", &self.options).finish()
     }
 }
-
-/// Longest accepted reader id, request id and note (bytes).
-const MAX_ID: usize = 256;
-const MAX_NOTE: usize = 8192;
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then returns every task whose
@@ -85,11 +82,6 @@ impl SqliteStore {
         Ok((journal, sync))
     }
 
-    /// Routes many exams in one transaction (bulk import, benchmarks): all or nothing.
-    pub fn route_many(&self, inputs: &[RouteInput]) -> Result<Vec<RouteOutcome>> {
-        inputs.iter().try_for_each(validate_route)?;
-        self.transaction("routing exams", |tx, now| inputs.iter().map(|input| route_in(tx, input, now)).collect())
-    }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-done transaction behind (it rolls
@@ -115,38 +107,6 @@ impl SqliteStore {
     fn max_wait_ms(&self) -> i64 {
         self.options.max_wait.as_millis() as i64
     }
-}
-
-fn invalid(field: &'static str, expected: &'static str, found: impl Into<String>) -> Error {
-    Error::InvalidInput { field, expected, found: found.into() }
-}
-
-fn check_id(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.len() > MAX_ID {
-        return Err(invalid(field, "1–256 bytes, not blank", format!("{} bytes", value.len())));
-    }
-    Ok(())
-}
-
-fn validate_route(input: &RouteInput) -> Result<()> {
-    // The same rule ingest applied (granska_types::Uid), so an acknowledged study is routable.
-    if granska_types::Uid::parse(&input.study_uid).is_err() {
-        return Err(invalid("study_uid", "a DICOM UID (digits and dots, at most 64)", input.study_uid.clone()));
-    }
-    if let Some(c) = input.category
-        && !(1..=10).contains(&c)
-    {
-        return Err(invalid("category", "1–10", c.to_string()));
-    }
-    if !(1..=10).contains(&input.decision.rank) {
-        return Err(invalid("decision.rank", "1–10", input.decision.rank.to_string()));
-    }
-    if let Some(score) = input.raw_score
-        && !score.is_finite()
-    {
-        return Err(invalid("raw_score", "a finite number", score.to_string()));
-    }
-    Ok(())
 }
 
 fn event(
@@ -215,7 +175,7 @@ fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutco
     };
     let applied = !final_already && !started;
     let d = &input.decision;
-    let flags = d.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+    let flags = requests::flag_list(input);
     let model = input.model.as_ref();
     tx.prepare_cached(
         "INSERT INTO routings (study_id, status, model_name, model_version, model_sha256, raw_score, category,
@@ -245,18 +205,7 @@ fn route_in(tx: &Transaction, input: &RouteInput, now: i64) -> Result<RouteOutco
     })
     .ctx("routing an exam")?;
     let routing_id = tx.last_insert_rowid();
-    let summary = format!(
-        "{} reading ({} v{}): {}{}{}",
-        d.mode,
-        input.policy.name,
-        input.policy.version,
-        match input.category {
-            Some(c) => format!("{} category {c}", input.status.as_str()),
-            None => input.status.as_str().to_owned(),
-        },
-        if flags.is_empty() { String::new() } else { format!(", flags {flags}") },
-        d.reason.as_ref().map(|r| format!(", reason: {r}")).unwrap_or_default(),
-    );
+    let summary = requests::route_summary(input, &flags);
     if !applied {
         let why = if final_already { "the exam already has its final outcome" } else { "reading has started" };
         event(
@@ -359,13 +308,22 @@ impl SqliteStore {
 }
 
 impl WorklistStore for SqliteStore {
+    fn route_many(&self, inputs: &[RouteInput]) -> Result<Vec<RouteOutcome>> {
+        inputs.iter().try_for_each(requests::check_route)?;
+        self.transaction("routing exams", |tx, now| inputs.iter().map(|input| route_in(tx, input, now)).collect())
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.lock().query_row("SELECT 1", [], |_| Ok(())).ctx("checking the worklist database")
+    }
+
     fn route(&self, input: &RouteInput) -> Result<RouteOutcome> {
-        validate_route(input)?;
+        requests::check_route(input)?;
         self.transaction("routing an exam", |tx, now| route_in(tx, input, now))
     }
 
     fn claim_next(&self, reader: &Reader) -> Result<Option<ClaimedTask>> {
-        check_id("reader", &reader.id)?;
+        requests::check_id("reader", &reader.id)?;
         let lease = self.lease_ms();
         let cutoff_base = self.max_wait_ms();
         self.transaction("claiming a task", |tx, now| {
@@ -427,7 +385,7 @@ impl WorklistStore for SqliteStore {
     }
 
     fn release(&self, task_id: TaskId, reader: &str) -> Result<()> {
-        check_id("reader", reader)?;
+        requests::check_id("reader", reader)?;
         self.transaction("releasing a task", |tx, now| {
             let task = rows::load_task(tx, task_id)?;
             task.ensure_held_by(reader)?;
@@ -449,15 +407,7 @@ impl WorklistStore for SqliteStore {
     }
 
     fn submit(&self, sub: &Submission) -> Result<SubmitOutcome> {
-        check_id("reader", &sub.reader)?;
-        check_id("request_id", &sub.request_id)?;
-        if sub.note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
-            return Err(invalid(
-                "note",
-                "at most 8192 bytes",
-                format!("{} bytes", sub.note.as_ref().map_or(0, |n| n.len())),
-            ));
-        }
+        requests::check_submission(sub)?;
         self.transaction("submitting a read", |tx, now| {
             let earlier: Option<(TaskId, String, String, Option<String>)> = tx
                 .prepare_cached("SELECT task_id, reader, decision, note FROM reads WHERE request_id = ?1")
@@ -558,10 +508,8 @@ impl WorklistStore for SqliteStore {
     }
 
     fn worklist(&self, reader: &Reader, page: PageRequest) -> Result<WorklistPage> {
-        check_id("reader", &reader.id)?;
-        if page.limit == 0 || page.limit > 1000 {
-            return Err(invalid("limit", "1–1000", page.limit.to_string()));
-        }
+        requests::check_id("reader", &reader.id)?;
+        requests::check_page(page)?;
         let max_wait = self.max_wait_ms();
         let conn = self.lock();
         let now = self.options.clock.now_ms();

@@ -51,15 +51,7 @@ pub struct TaskRow {
 impl TaskRow {
     /// `Ok` when `reader` holds this task now.
     pub fn ensure_held_by(&self, reader: &str) -> Result<()> {
-        if self.task.state == TaskState::Claimed && self.task.claimed_by.as_deref() == Some(reader) {
-            return Ok(());
-        }
-        Err(Error::NotHolder {
-            task_id: self.task.id,
-            reader: reader.to_owned(),
-            state: self.task.state,
-            holder: self.task.claimed_by.clone(),
-        })
+        crate::requests::ensure_held_by(&self.task, reader)
     }
 }
 

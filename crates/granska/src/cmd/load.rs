@@ -41,13 +41,27 @@ enum LoadCommand {
     /// Check a journal against the server: every acknowledged instance stored, every exam
     /// routed or needing attention, every successful submit recorded.
     Verify(VerifyArgs),
+    /// Fill the configured store's worklist with synthetic routed exams (benchmarks of
+    /// claiming over a long queue); writes the store directly, with no server running.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SeedArgs {
+    /// Configuration file: `[store]` (and `server.data_dir` for SQLite) say which store.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Exams to route (categories 1–10 in turn, under the configured policy).
+    #[arg(long, default_value_t = 100_000)]
+    exams: u64,
 }
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Server URL.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    server: String,
+    /// Server URL; repeat it for several replicas (uploader and reader `i` use the `i`-th,
+    /// round robin).
+    #[arg(long = "server", default_value = "http://127.0.0.1:50051")]
+    servers: Vec<String>,
     /// Tokens file (`[[tokens]]` principal/role/token): the pacs token uploads, each
     /// radiologist token is one reader.
     #[arg(long)]
@@ -252,6 +266,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         LoadCommand::Run(a) => run_load(a),
         LoadCommand::Verify(a) => verify(a),
+        LoadCommand::Seed(a) => seed(a),
     }
 }
 
@@ -272,8 +287,9 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
     let templates = Arc::new(Templates::new(8, size));
     let journal = args.journal.as_deref().map(Journal::open).transpose()?.map(Arc::new);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    anyhow::ensure!(!args.servers.is_empty(), "at least one --server");
     let shared = Shared {
-        server: args.server.clone(),
+        servers: args.servers.clone(),
         stats: Arc::new(Mutex::new(Stats::default())),
         stop: Arc::new(AtomicBool::new(false)),
         journal,
@@ -310,8 +326,8 @@ fn run_load(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// What every load task shares with the others and with `run_load`.
 #[derive(Clone)]
 struct Shared {
-    /// The server's URL.
-    server: String,
+    /// The servers' URLs (task `i` uses the `i`-th, round robin).
+    servers: Vec<String>,
     /// Latencies, counts and errors of every task.
     stats: Arc<Mutex<Stats>>,
     /// Set when the run is over: each task stops after its call in flight.
@@ -321,6 +337,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn server(&self, i: usize) -> &str {
+        &self.servers[i % self.servers.len()]
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
@@ -367,7 +387,7 @@ struct Uploader {
 impl Uploader {
     /// Uploader number `u`, uploading with `token`.
     async fn run(self, token: String, u: usize) -> anyhow::Result<()> {
-        let mut client = Client::connect_lazy(&self.shared.server, &token, Duration::from_secs(120))?.ingest();
+        let mut client = Client::connect_lazy(self.shared.server(u), &token, Duration::from_secs(120))?.ingest();
         let mut rng = Rng(0xC0FFEE ^ u as u64);
         while !self.shared.stopped() {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -472,7 +492,7 @@ async fn upload(
 /// Reader number `r`, reading with `token`: claims the next task and submits a decision (one
 /// in ten a recall) until the run stops.
 async fn reader(shared: Shared, token: String, r: usize) -> anyhow::Result<()> {
-    let mut client = Client::connect_lazy(&shared.server, &token, Duration::from_secs(120))?.worklist();
+    let mut client = Client::connect_lazy(shared.server(r), &token, Duration::from_secs(120))?.worklist();
     let mut rng = Rng(0xBEEF ^ r as u64);
     let mut seq = 0u64;
     while !shared.stopped() {
@@ -701,4 +721,43 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
+}
+
+/// `granska load seed`: routes `exams` synthetic exams into the configured store in batches of
+/// 1,000, as scoring would (masai-like categories in turn), for benchmarks of a long queue.
+fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
+    let config = granska_server::Config::load(args.config.as_deref())?;
+    let (policy, _) = granska_server::load_policy(&config)?;
+    let options = granska_worklist::StoreOptions::default();
+    let stores = granska_server::stores::open(&config, options, "seed")?;
+    let bar = super::progress_bar(args.exams, "seeding");
+    let started = Instant::now();
+    let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let mut n = 0;
+    while n < args.exams {
+        let batch: Vec<_> = (n..(n + 1000).min(args.exams))
+            .map(|i| {
+                let category = granska_triage::Category::new((i % 10 + 1) as u8).expect("1–10");
+                let assessment = granska_triage::Assessment::Scored { category, extra_high: i % 100 == 99 };
+                let decision = policy.decide(&assessment);
+                granska_worklist::model::RouteInput {
+                    study_uid: format!("2.25.{}{:012}", base, i),
+                    waiting_since_ms: base - 3_600_000 + i as i64,
+                    status: granska_types::ExamStatus::Scored,
+                    model: None,
+                    raw_score: Some(f64::from(category.get()) / 10.0 - 0.05),
+                    category: Some(category.get()),
+                    extra_high: i % 100 == 99,
+                    policy: policy.id(),
+                    decision,
+                }
+            })
+            .collect();
+        stores.worklist.route_many(&batch).context("routing the seeded exams")?;
+        n += batch.len() as u64;
+        bar.set_position(n);
+    }
+    bar.finish_and_clear();
+    eprintln!("seed: {} exams routed in {:.1} s", args.exams, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! `granska serve`: runs the service until ctrl-c or SIGTERM.
+//! `granska serve`: runs the service until ctrl-c or SIGTERM; `granska migrate`: brings the
+//! configured stores' schemas up to date without serving.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,20 @@ pub struct Args {
     /// Configuration file (TOML); without one, the defaults (see README) and GRANSKA__… variables.
     #[arg(long)]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Configuration file (TOML): `[store]` and `server.data_dir` say which stores.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(args.config.as_deref())?;
+    let done = granska_server::stores::migrate(&config)?;
+    println!("{done}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Image-sized buffers (reassembled uploads, decoded pixels) of varying sizes — corrupt or

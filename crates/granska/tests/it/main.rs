@@ -4,6 +4,7 @@ mod bad_input;
 mod dicom_network;
 mod inspect_decode;
 mod logs;
+mod replicas;
 mod research;
 mod score;
 mod service;
