@@ -138,7 +138,9 @@ impl App {
         match blocking(move || archive.release_all_scoring(&owner)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(studies = n, "taking back the scoring claims of this replica's previous run"),
-            Err(e) => tracing::warn!(error = %e, "cannot release this replica's earlier scoring claims; they expire with their lease"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release this replica's earlier scoring claims; they expire with their lease")
+            }
         }
         let mut stopping = self.stopping.clone();
         loop {
@@ -188,15 +190,20 @@ impl App {
             if held.is_empty() {
                 continue;
             }
-            let (archive, owner, until) = (self.archive.clone(), self.options.replica.clone(), now_ms() + self.lease_ms());
+            let (archive, owner, until) =
+                (self.archive.clone(), self.options.replica.clone(), now_ms() + self.lease_ms());
             let asked = held.clone();
             match blocking(move || archive.renew_scoring(&owner, &asked, until)).await {
                 Ok(kept) if kept.len() < held.len() => {
-                    tracing::warn!(lost = held.len() - kept.len(),
-                        "scoring claims expired and were taken by another replica (this one stalled); their results will not be routed here");
+                    tracing::warn!(
+                        lost = held.len() - kept.len(),
+                        "scoring claims expired and were taken by another replica (this one stalled); their results will not be routed here"
+                    );
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot renew scoring claims; another replica takes them over if this lasts past the lease"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew scoring claims; another replica takes them over if this lasts past the lease")
+                }
             }
         }
     }
@@ -310,7 +317,10 @@ impl App {
             (self.archive.clone(), self.options.replica.clone(), study_uid.to_owned(), now_ms() + self.lease_ms());
         match blocking(move || archive.renew_scoring(&owner, &[uid], until)).await {
             Ok(held) if held.is_empty() => {
-                tracing::warn!(study_uid, "scoring claim lost before routing (another replica took it over); result dropped");
+                tracing::warn!(
+                    study_uid,
+                    "scoring claim lost before routing (another replica took it over); result dropped"
+                );
                 return AfterScoring::Lost;
             }
             Ok(_) => {}

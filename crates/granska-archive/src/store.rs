@@ -64,7 +64,7 @@ pub trait ArchiveStore: Send + Sync {
     /// instance arrived since that generation; returns whether it did (otherwise it stays
     /// `complete` and must be scored again). With `report` (the routing was applied to the
     /// worklist), a routed study's generation is queued for its result report in the same
-    /// transaction ([`ArchiveStore::unreported`]).
+    /// transaction ([`ArchiveStore::claim_unreported`]).
     fn record_scoring(
         &self,
         study_uid: &str,

@@ -11,7 +11,7 @@
 //!   lost connection, a serialisation failure, a deadlock), so the stores report them as
 //!   their backend-neutral `Busy`;
 //! - [`notify`]: changes between replicas through `LISTEN`/`NOTIFY`;
-//! - [`testing::TempPostgres`] (feature `testing`): a real server in a temporary directory.
+//! - `testing::TempPostgres` (feature `testing`): a real server in a temporary directory.
 //!
 //! The stores' traits are blocking (they run off the async threads), so this crate uses the
 //! `postgres` crate's synchronous client. Nothing of it reaches the stores' public APIs.
@@ -63,8 +63,8 @@ impl Pool {
 /// A client taken from a [`Pool`]; it goes back to the pool when dropped.
 pub type PooledClient = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
-pub use postgres::{Client, Row, Transaction};
 pub use postgres::types::ToSql;
+pub use postgres::{Client, Row, Transaction};
 
 /// One schema migration; migration `n` (1-based) of a list brings the schema to version `n`.
 #[derive(Debug, Clone, Copy)]
@@ -243,8 +243,8 @@ fn check_schema_name(schema: &str) {
 /// first [`Pool::get`] reports an unreachable server.
 pub fn pool(options: &PoolOptions, schema: &str) -> Result<Pool, Error> {
     check_schema_name(schema);
-    let mut config = postgres::Config::from_str(&options.url)
-        .map_err(|source| Error::Url { url: redact(&options.url), source })?;
+    let mut config =
+        postgres::Config::from_str(&options.url).map_err(|source| Error::Url { url: redact(&options.url), source })?;
     let search_path = format!("-c search_path={schema}");
     let merged = match config.get_options() {
         Some(existing) if !existing.is_empty() => format!("{existing} {search_path}"),
@@ -283,7 +283,8 @@ pub fn migrate(client: &mut Client, schema: &str, migrations: &[Migration]) -> R
     let mut version = 0;
     for (index, migration) in migrations.iter().enumerate() {
         let target = index as i64 + 1;
-        let fail = |source| Error::Migration { schema: schema.to_owned(), version: target, name: migration.name, source };
+        let fail =
+            |source| Error::Migration { schema: schema.to_owned(), version: target, name: migration.name, source };
         let mut tx = client.transaction().map_err(fail)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(fail)?;
         tx.batch_execute(&format!(
@@ -308,10 +309,10 @@ pub fn migrate(client: &mut Client, schema: &str, migrations: &[Migration]) -> R
         }
         tx.batch_execute(&format!("SET LOCAL search_path = {schema}")).map_err(fail)?;
         tx.batch_execute(migration.sql).map_err(fail)?;
-        tx.execute(&format!("INSERT INTO {schema}.schema_version (version, name) VALUES ($1, $2)"), &[
-            &target,
-            &migration.name,
-        ])
+        tx.execute(
+            &format!("INSERT INTO {schema}.schema_version (version, name) VALUES ($1, $2)"),
+            &[&target, &migration.name],
+        )
         .map_err(fail)?;
         tx.commit().map_err(fail)?;
         tracing::info!(schema, version = target, migration = migration.name, "PostgreSQL migration applied");
@@ -326,9 +327,8 @@ pub fn migrate(client: &mut Client, schema: &str, migrations: &[Migration]) -> R
 /// The version `schema` is at (0 when it was never migrated).
 pub fn schema_version(client: &mut Client, schema: &str) -> Result<i64, Error> {
     check_schema_name(schema);
-    let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("{schema}.schema_version")])?
-        .get(0);
+    let exists: bool =
+        client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("{schema}.schema_version")])?.get(0);
     if !exists {
         return Ok(0);
     }

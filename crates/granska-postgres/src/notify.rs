@@ -59,9 +59,9 @@ impl Notifier {
 
 fn send_loop(pool: &Pool, channel: &str, rx: &Receiver<String>, dropped: &AtomicU64) {
     while let Ok(payload) = rx.recv() {
-        let sent = pool.get().and_then(|mut c| {
-            c.execute("SELECT pg_notify($1, $2)", &[&channel, &payload]).map_err(crate::Error::from)
-        });
+        let sent = pool
+            .get()
+            .and_then(|mut c| c.execute("SELECT pg_notify($1, $2)", &[&channel, &payload]).map_err(crate::Error::from));
         if let Err(e) = sent {
             dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "cannot notify the other replicas of a change; their watchers resync when the database is back");

@@ -78,17 +78,10 @@ impl TempPostgres {
         }
         let server = TempPostgres { dir, bin, port: free_port()?, durable, as_nobody };
         let data = server.data_dir();
-        server.run("initdb", &[
-            "-D",
-            path_str(&data)?,
-            "-U",
-            USER,
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        ])?;
+        server.run(
+            "initdb",
+            &["-D", path_str(&data)?, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+        )?;
         server.start_server()?;
         server.watch_owner()?;
         Ok(server)
@@ -144,9 +137,11 @@ impl TempPostgres {
         } else {
             Command::new(&program)
         };
-        let output = command.args(args).current_dir(self.dir.path()).output().map_err(|e| {
-            failure(format!("cannot run {}: {e}", program.display()))
-        })?;
+        let output = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .map_err(|e| failure(format!("cannot run {}: {e}", program.display())))?;
         if !output.status.success() {
             let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
             return Err(failure(format!(

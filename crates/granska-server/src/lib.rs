@@ -120,8 +120,7 @@ pub async fn serve(
         let auth = Arc::new(core.tokens.clone());
         running.push(edges::spawn_http(http, core.app.clone(), auth, edges.http, stopped(core.stop.clone()))?);
     }
-    let router =
-        route(transport(&config.server)?, &config, core.app, core.tokens, health_service).await?;
+    let router = route(transport(&config.server)?, &config, core.app, core.tokens, health_service).await?;
     let sc = &config.server;
     let address = listener.local_addr()?;
     let incoming = limits::admit(

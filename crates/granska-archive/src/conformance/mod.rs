@@ -312,8 +312,12 @@ pub fn reports_are_kept_and_delivered_once_or_given_up<A: ArchiveStore>(make: &d
     // A pending report is superseded by a newer one of its study, which alone is sent.
     archive.add_report(&NewReport { generation, ..report("9.3", pacs) }, b"third sr", 600).unwrap();
     archive.add_report(&NewReport { generation, ..report("9.4", pacs) }, b"fourth sr", 700).unwrap();
-    let due: Vec<_> =
-        archive.claim_due_reports(i64::MAX, 10, i64::MAX).unwrap().into_iter().map(|r| r.sop_instance_uid.to_string()).collect();
+    let due: Vec<_> = archive
+        .claim_due_reports(i64::MAX, 10, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sop_instance_uid.to_string())
+        .collect();
     assert!(due.contains(&"9.4".to_owned()) && !due.contains(&"9.3".to_owned()), "{due:?}");
     let only_kept = NewReport { generation, ..report("9.5", "") };
     assert_eq!(archive.add_report(&only_kept, b"fifth sr", 800).unwrap().state, ReportState::Kept);

@@ -96,7 +96,9 @@ impl PgArchive {
                 .iter()
                 .map(row)
                 .collect::<Result<Vec<_>, Fail>>()?;
-            due.sort_by(|a, b| (a.created_ms, a.sop_instance_uid.as_str()).cmp(&(b.created_ms, b.sop_instance_uid.as_str())));
+            due.sort_by(|a, b| {
+                (a.created_ms, a.sop_instance_uid.as_str()).cmp(&(b.created_ms, b.sop_instance_uid.as_str()))
+            });
             Ok(due)
         })
     }

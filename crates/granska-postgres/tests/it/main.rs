@@ -104,12 +104,15 @@ fn notifications_reach_every_listener_and_a_reconnect_is_reported() {
     notifier.send("two".into());
     let mut got: Vec<_> = (0..4).map(|_| wait()).collect();
     got.sort_by_key(|(n, _)| *n);
-    assert_eq!(got, [
-        (1, Heard::Payload("one".into())),
-        (1, Heard::Payload("two".into())),
-        (2, Heard::Payload("one".into())),
-        (2, Heard::Payload("two".into())),
-    ]);
+    assert_eq!(
+        got,
+        [
+            (1, Heard::Payload("one".into())),
+            (1, Heard::Payload("two".into())),
+            (2, Heard::Payload("one".into())),
+            (2, Heard::Payload("two".into())),
+        ]
+    );
     // Too large for PostgreSQL: dropped and counted, never truncated.
     notifier.send("x".repeat(granska_postgres::notify::MAX_PAYLOAD + 1));
     assert_eq!(notifier.dropped(), 1);

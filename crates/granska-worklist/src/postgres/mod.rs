@@ -71,7 +71,6 @@ impl PgStore {
         Ok(store)
     }
 
-
     /// Host, port and database (no credentials).
     pub fn target(&self) -> &str {
         self.pool.target()

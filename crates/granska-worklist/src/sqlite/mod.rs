@@ -82,7 +82,6 @@ impl SqliteStore {
         Ok((journal, sync))
     }
 
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-done transaction behind (it rolls
         // back on drop), so a poisoned lock is safe to take over.

@@ -164,7 +164,9 @@ fn watch(rt: &tokio::runtime::Runtime, served: &Served, admin: &str) -> Arc<Mute
             into.lock().unwrap().push((change.study_instance_uid, kind));
         }
     });
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), ready.notified()).await.expect("Watch started") });
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), ready.notified()).await.expect("Watch started")
+    });
     seen
 }
 
@@ -254,7 +256,11 @@ fn three_replicas_score_each_exam_once_and_hand_out_each_task_once() {
         })
         .collect();
     let store = granska_worklist::PgStore::open(
-        &granska_postgres::PoolOptions { url: cluster.url.clone(), max_size: 2, acquire_timeout: Duration::from_secs(5) },
+        &granska_postgres::PoolOptions {
+            url: cluster.url.clone(),
+            max_size: 2,
+            acquire_timeout: Duration::from_secs(5),
+        },
         granska_worklist::StoreOptions::default(),
     )
     .unwrap();
@@ -380,7 +386,18 @@ fn a_killed_replica_is_taken_over_and_a_restarted_database_recovers() {
     }
     let again = json(&["read", "claim", "--server", &b.grpc, "--token", reader, "--json"]);
     assert_eq!(again["task_id"].as_i64(), Some(task_id), "the held task comes back: {again:#}");
-    run_ok(&["read", "submit", "--server", &b.grpc, "--token", reader, "--task", &task_id.to_string(), "--decision", "no-recall"]);
+    run_ok(&[
+        "read",
+        "submit",
+        "--server",
+        &b.grpc,
+        "--token",
+        reader,
+        "--task",
+        &task_id.to_string(),
+        "--decision",
+        "no-recall",
+    ]);
     // Every acknowledged instance is there; no exam was routed twice.
     for ack in acked.iter().chain(&first) {
         let study = ack["study_uid"].as_str().unwrap();
@@ -413,7 +430,11 @@ fn a_killed_replica_is_taken_over_and_a_restarted_database_recovers() {
     }
     let problems = WorklistStore::check_consistency(
         &granska_worklist::PgStore::open(
-            &granska_postgres::PoolOptions { url: cluster.url.clone(), max_size: 1, acquire_timeout: Duration::from_secs(5) },
+            &granska_postgres::PoolOptions {
+                url: cluster.url.clone(),
+                max_size: 1,
+                acquire_timeout: Duration::from_secs(5),
+            },
             granska_worklist::StoreOptions::default(),
         )
         .unwrap(),
