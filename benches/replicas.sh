@@ -54,17 +54,18 @@ make_token pacs pacs
 make_token admin admin
 for i in $(seq -w 1 "$readers"); do make_token "dr-$i" radiologist; done
 
-# start_replica NAME DATA_DIR [ENV=VALUE…]: prints the gRPC URL once it serves.
+# start_replica NAME DATA_DIR [ENV=VALUE…]: sets $url to its gRPC URL once it serves (not run
+# in $(…): the server would hold the substitution's pipe open).
 start_replica() {
   local name=$1 data=$2; shift 2
   local port; port=$(free_port)
   env "$@" GRANSKA__SERVER__DATA_DIR="$data" GRANSKA__SERVER__LISTEN="127.0.0.1:$port" GRANSKA__SERVER__METRICS_LISTEN= \
     GRANSKA__DICOM__LISTEN= GRANSKA__HTTP__LISTEN= GRANSKA__SERVER__REPLICA_ID="$name" NO_COLOR=1 \
-    "$g" serve --config "$work/conf/granska.toml" 2> "$work/$name.log" &
+    "$g" serve --config "$work/conf/granska.toml" > /dev/null 2> "$work/$name.log" &
   servers+=($!)
   for _ in $(seq 300); do grep -q "granska serving" "$work/$name.log" && break; sleep 0.2; done
   grep -q "granska serving" "$work/$name.log" || { cat "$work/$name.log" >&2; exit 1; }
-  echo "http://127.0.0.1:$port"
+  url="http://127.0.0.1:$port"
 }
 stop_replicas() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; servers=(); }
 
@@ -74,7 +75,7 @@ claim_case() {
   local data="$work/$label-data"
   env "$@" GRANSKA__SERVER__DATA_DIR="$data" "$g" load seed --config "$work/conf/granska.toml" --exams "$exams" 2>&1 | tail -1
   local urls=() i
-  for i in $(seq 1 "$n"); do urls+=(--server "$(start_replica "$label-$i" "$data" "$@")"); done
+  for i in $(seq 1 "$n"); do start_replica "$label-$i" "$data" "$@"; urls+=(--server "$url"); done
   "$g" load run "${urls[@]}" --tokens "$work/conf/tokens.toml" --uploaders 0 --readers "$readers" \
     --seconds "$seconds" --json-out "$work/$label.json" > /dev/null
   stop_replicas
@@ -91,7 +92,7 @@ EOF
 # ingest_case LABEL BACKEND_ENV…
 ingest_case() {
   local label=$1; shift
-  local url; url=$(start_replica "$label-ingest" "$work/$label-ingest-data" "$@")
+  start_replica "$label-ingest" "$work/$label-ingest-data" "$@"
   local bytes start end
   bytes=$(du -sb "$work/exams" | cut -f1)
   start=$(date +%s.%N)

@@ -4,10 +4,10 @@
 //! authorises (role × [`Action`] table), does the work, writes the audit record and publishes
 //! the worklist change itself, and answers with typed results or one [`AppError`].
 //!
-//! The edges (gRPC now; DICOM and the web station next) only translate: protocol in → core
-//! call → protocol out, with one exhaustive mapping of [`AppError`] each. The scoring queue,
-//! the completion timers and the recovery after a restart live here too ([`scoring`]), so no
-//! edge owns any state but its connections.
+//! The edges (gRPC, DICOM, HTTP) only translate: protocol in → core call → protocol out, with
+//! one exhaustive mapping of [`AppError`] each. Claiming studies to score from the shared
+//! archive, the completion timers and the results outbox live here too ([`scoring`],
+//! [`results`]), so no edge owns any state but its connections.
 //!
 //! State is behind the stores: the archive (instances, studies, scorings, audit) and the
 //! worklist (`dyn WorklistStore`).

@@ -50,7 +50,8 @@ impl Metrics {
     }
 
     /// A registry whose every series carries `replica="<name>"`, so that the metrics of
-    /// replicas sharing one database can be told apart (and summed) after scraping.
+    /// replicas sharing one database can be told apart after scraping (counters sum across
+    /// replicas; the gauges read from the shared store are the same on each).
     pub fn for_replica(name: &str) -> Metrics {
         Metrics::with_labels(Some(std::iter::once(("replica".to_owned(), name.to_owned())).collect()))
     }

@@ -97,9 +97,12 @@ impl App {
     }
 
     /// Makes and keeps the report of every routing that has none (each routing gets exactly
-    /// one; a build that fails is logged once per process and retried at the next start).
+    /// one; a build that fails is logged once per process and made again, by any replica,
+    /// once its hold ran out).
     async fn make_missing_reports(&self, failed_builds: &mut HashSet<(String, i64)>) {
-        const BATCH: usize = 64;
+        // One at a time: each is held only while it is made (well within the hold), so no
+        // other replica makes the same report.
+        const BATCH: usize = 1;
         loop {
             let archive = self.archive.clone();
             // Held while this replica makes them, so another replica does not make the same;
@@ -182,21 +185,25 @@ impl App {
     /// (the loop then pauses). A report whose attempt could not be recorded is held back for
     /// [`HOLD`], so that a failing archive does not make the loop resend it at once.
     async fn send_due_reports(&self, held: &mut HashMap<Uid, std::time::Instant>) -> bool {
-        let archive = self.archive.clone();
-        // Held while this replica sends them (another replica takes them only if this one
-        // has not recorded an attempt by then, e.g. because it died sending).
-        let now = now_ms();
-        let hold = now + (SEND_TIMEOUT + MAKE_HOLD).as_millis() as i64;
-        let due = match blocking(move || archive.claim_due_reports(now, 32, hold)).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot list due reports");
-                return true;
-            }
-        };
         held.retain(|_, until| *until > std::time::Instant::now());
         let mut troubled = false;
-        for report in due {
+        // One at a time, each held while this replica sends it (well within the hold: a send
+        // times out first), so no other replica sends it meanwhile; one whose sender died is
+        // due again when the hold runs out.
+        for _ in 0..32 {
+            let archive = self.archive.clone();
+            let now = now_ms();
+            let hold = now + (SEND_TIMEOUT + MAKE_HOLD).as_millis() as i64;
+            let report = match blocking(move || archive.claim_due_reports(now, 1, hold)).await {
+                Ok(due) => match due.into_iter().next() {
+                    Some(report) => report,
+                    None => break,
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list due reports");
+                    return true;
+                }
+            };
             if held.contains_key(&report.sop_instance_uid) {
                 continue;
             }

@@ -152,16 +152,24 @@ impl App {
                     Ok(uids) => {
                         let full = uids.len() == room;
                         for uid in uids {
-                            self.claimed_set().insert(uid.clone());
+                            // Already held here (its lease ran out while this replica was cut
+                            // off from the database, and this claim only renewed it): the
+                            // worker that has it goes on.
+                            if !self.claimed_set().insert(uid.clone()) {
+                                continue;
+                            }
                             if work.send(uid).await.is_err() {
                                 return;
                             }
                         }
                         if full {
                             // There may be more: claim again as soon as a worker takes one.
-                            tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-                                _ = stopping.wait_for(|s| *s) => return,
+                            let stop = tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(20)) => false,
+                                _ = stopping.wait_for(|s| *s) => true,
+                            };
+                            if stop {
+                                break;
                             }
                             continue;
                         }
@@ -169,11 +177,20 @@ impl App {
                     Err(e) => tracing::warn!(error = %e, "cannot claim studies to score; retrying"),
                 }
             }
-            tokio::select! {
-                _ = self.scoring_due.notified() => {}
-                _ = tokio::time::sleep(CLAIM_POLL) => {}
-                _ = stopping.wait_for(|s| *s) => return,
+            let stop = tokio::select! {
+                _ = self.scoring_due.notified() => false,
+                _ = tokio::time::sleep(CLAIM_POLL) => false,
+                _ = stopping.wait_for(|s| *s) => true,
+            };
+            if stop {
+                break;
             }
+        }
+        // Stopping: give every claim back, so other replicas need not wait for the leases. A
+        // worker still scoring finds its claim gone before routing and drops its result.
+        let (archive, owner) = (self.archive.clone(), me);
+        if let Err(e) = blocking(move || archive.release_all_scoring(&owner)).await {
+            tracing::warn!(error = %e, "cannot give the scoring claims back on stopping; they expire with their leases");
         }
     }
 
@@ -199,6 +216,11 @@ impl App {
                         lost = held.len() - kept.len(),
                         "scoring claims expired and were taken by another replica (this one stalled); their results will not be routed here"
                     );
+                    // Forget them here, so that claiming one again later is a fresh claim.
+                    let mut set = self.claimed_set();
+                    for uid in held.iter().filter(|u| !kept.contains(u)) {
+                        set.remove(uid);
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -375,8 +397,8 @@ impl App {
         loop {
             self.refresh_attention_gauge().await;
             let archive = self.archive.clone();
-            match blocking(move || archive.pending()).await {
-                Ok(waiting) => self.metrics.queue_depth.set(waiting.len() as i64),
+            match blocking(move || archive.pending_count()).await {
+                Ok(waiting) => self.metrics.queue_depth.set(waiting as i64),
                 Err(e) => tracing::warn!(error = %e, "cannot count the studies waiting to be scored"),
             }
             tokio::time::sleep(GAUGE_REFRESH).await;

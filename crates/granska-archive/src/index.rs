@@ -353,6 +353,19 @@ impl Archive {
             .ctx("listing studies to score")
     }
 
+    pub(crate) fn pending_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM studies s WHERE state = 'complete'
+                   AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked = 1)",
+                [],
+                |r| r.get(0),
+            )
+            .ctx("counting studies to score")?;
+        Ok(n as u64)
+    }
+
     pub(crate) fn ping(&self) -> Result<()> {
         self.lock().query_row("SELECT 1", [], |_| Ok(())).ctx("checking the archive index")
     }
@@ -363,7 +376,7 @@ impl Archive {
         let uids: Vec<String> = tx
             .prepare_cached(
                 "SELECT study_uid FROM studies s WHERE state = 'complete'
-                   AND (scoring_until IS NULL OR scoring_until < ?1)
+                   AND (scoring_until IS NULL OR scoring_until <= ?1)
                    AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked = 1)
                  ORDER BY last_received, rowid LIMIT ?2",
             )
@@ -600,6 +613,10 @@ impl ArchiveStore for Archive {
 
     fn ping(&self) -> Result<()> {
         Archive::ping(self)
+    }
+
+    fn pending_count(&self) -> Result<u64> {
+        Archive::pending_count(self)
     }
 
     fn claim_scoring(&self, owner: &str, limit: usize, now_ms: i64, until_ms: i64) -> Result<Vec<String>> {

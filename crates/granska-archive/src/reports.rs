@@ -153,7 +153,8 @@ impl Archive {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("claiming due reports")?;
         let due: Vec<ReportRecord> = tx
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM reports WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, created LIMIT ?2"
+                "SELECT {COLUMNS} FROM reports WHERE state = 'pending' AND next_at <= ?1
+                 ORDER BY next_at, created, sop_instance_uid LIMIT ?2"
             ))
             .and_then(|mut s| s.query_map(params![now_ms, limit as i64], row)?.collect())
             .ctx("claiming due reports")?;

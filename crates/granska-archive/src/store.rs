@@ -39,11 +39,14 @@ pub trait ArchiveStore: Send + Sync {
     /// Studies waiting to be scored (complete, not parked), oldest last instance first.
     fn pending(&self) -> Result<Vec<String>>;
 
+    /// How many studies wait to be scored (those [`ArchiveStore::pending`] lists).
+    fn pending_count(&self) -> Result<u64>;
+
     /// Whether the index answers now (the readiness check).
     fn ping(&self) -> Result<()>;
 
     /// Claims up to `limit` studies waiting to be scored (complete, not parked, and not held:
-    /// never claimed, given back, or their claim expired before `now_ms`) for `owner` until
+    /// never claimed, given back, or their claim ran out at or before `now_ms`) for `owner` until
     /// `until_ms`, oldest last instance first. Replicas claiming at once get different studies
     /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`). The claim is a lease, kept by
     /// [`ArchiveStore::renew_scoring`] and ended by [`ArchiveStore::release_scoring`]; a

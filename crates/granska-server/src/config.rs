@@ -98,9 +98,10 @@ pub struct ServerSection {
     pub keepalive_interval_s: u64,
     /// How long a keepalive ping may go unanswered.
     pub keepalive_timeout_s: u64,
-    /// This replica's name in shared state (who holds a scoring job); empty: the host name.
-    /// Replicas sharing one database need distinct names; a replica restarted under the same
-    /// name takes its unfinished scoring jobs back at once instead of after their lease.
+    /// This replica's name in shared state (who holds a scoring job); empty:
+    /// `<host name>/<listen>`. Replicas sharing one database need distinct names; a replica
+    /// restarted under the same name takes its unfinished scoring jobs back at once instead
+    /// of after their lease.
     pub replica_id: String,
 }
 

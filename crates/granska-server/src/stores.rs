@@ -116,16 +116,18 @@ pub fn migrate(config: &Config) -> Result<String, ServerError> {
     })
 }
 
-/// This replica's name: `server.replica_id`, else the host name.
+/// This replica's name: `server.replica_id`, else `<host name>/<server.listen>` (distinct for
+/// replicas on one host, the same across a restart).
 pub fn replica_id(config: &Config) -> String {
     if !config.server.replica_id.trim().is_empty() {
         return config.server.replica_id.trim().to_owned();
     }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "granska".into())
+        .unwrap_or_else(|| "granska".into());
+    format!("{host}/{}", config.server.listen)
 }
 
 /// A change as sent between replicas.

@@ -187,6 +187,19 @@ impl PgArchive {
         })
     }
 
+    pub(super) fn pending_count(&self) -> Result<u64> {
+        self.read("counting studies to score", |tx| {
+            count(
+                &tx.query_one(
+                    "SELECT COUNT(*) FROM studies s WHERE state = 'complete'
+                       AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked)",
+                    &[],
+                )?,
+                0,
+            )
+        })
+    }
+
     pub(super) fn ping(&self) -> Result<()> {
         self.read("checking the archive index", |tx| {
             tx.query_one("SELECT 1", &[])?;
@@ -203,7 +216,7 @@ impl PgArchive {
             let rows = tx.query(
                 "WITH due AS (
                      SELECT study_uid AS due_uid FROM studies s WHERE state = 'complete'
-                       AND (scoring_until IS NULL OR scoring_until < $1)
+                       AND (scoring_until IS NULL OR scoring_until <= $1)
                        AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.study_uid = s.study_uid AND a.parked)
                      ORDER BY last_received, id LIMIT $2
                      FOR UPDATE SKIP LOCKED)
@@ -225,10 +238,15 @@ impl PgArchive {
         if studies.is_empty() {
             return Ok(Vec::new());
         }
+        // Locked in one order (the uids sorted), so two replicas renewing never deadlock.
+        let mut sorted = studies.to_vec();
+        sorted.sort();
         self.write("renewing scoring claims", |tx| {
             let rows = tx.query(
-                "UPDATE studies SET scoring_until = $1 WHERE study_uid = ANY($2) AND scoring_owner = $3 RETURNING study_uid",
-                &[&until_ms, &studies, &owner],
+                "WITH mine AS (SELECT study_uid AS mine_uid FROM studies WHERE study_uid = ANY($2) AND scoring_owner = $3
+                               ORDER BY study_uid FOR UPDATE)
+                 UPDATE studies SET scoring_until = $1 FROM mine WHERE study_uid = mine.mine_uid RETURNING study_uid",
+                &[&until_ms, &sorted, &owner],
             )?;
             let held: std::collections::HashSet<String> = rows.iter().map(|r| col(r, 0)).collect::<Result<_, Fail>>()?;
             Ok(studies.iter().filter(|s| held.contains(*s)).cloned().collect())

@@ -122,6 +122,10 @@ impl ArchiveStore for PgArchive {
         PgArchive::ping(self)
     }
 
+    fn pending_count(&self) -> Result<u64> {
+        PgArchive::pending_count(self)
+    }
+
     fn claim_scoring(&self, owner: &str, limit: usize, now_ms: i64, until_ms: i64) -> Result<Vec<String>> {
         PgArchive::claim_scoring(self, owner, limit, now_ms, until_ms)
     }
