@@ -99,7 +99,7 @@ ingest_case() {
   "$g" push --server "$url" --token "$(sed -n '/role = "pacs"/{n;s/token = "\(.*\)"/\1/p}' "$work/conf/tokens.toml")" "$work/exams" > /dev/null
   end=$(date +%s.%N)
   stop_replicas
-  python3 -c "import sys; b,s,e=map(float,sys.argv[1:]); print(f'{sys.argv[4]:<22} ingest {b/(e-s)/1e6:6.1f} MB/s ({b/1e6:.0f} MB in {e-s:.1f} s)')" "$bytes" "$start" "$end" "$label"
+  python3 -c "import sys; b,s,e=map(float,sys.argv[1:4]); print(f'{sys.argv[4]:<22} ingest {b/(e-s)/1e6:6.1f} MB/s ({b/1e6:.0f} MB in {e-s:.1f} s)')" "$bytes" "$start" "$end" "$label"
 }
 
 pg() { "${as[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U granska "$1"; echo "postgres://granska@127.0.0.1:$pgport/$1"; }

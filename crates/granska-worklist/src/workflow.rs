@@ -79,3 +79,56 @@ pub fn visible_to_reader(reader: &str, reads: &[Read], is_final: bool) -> Vec<Re
     let own_done = reads.iter().any(|r| r.reader == reader && r.kind.is_screening());
     reads.iter().filter(|r| is_final || own_done || r.reader == reader).cloned().collect()
 }
+
+/// The consistency rules of one routed exam, on its live routing's tasks `(kind, state)` and
+/// reads `(kind, decision)` as stored: the tasks its reading mode creates, an outcome exactly
+/// when and as the reads give one, an open task while there is none, and a consensus task only
+/// for discordant reads. Each violation is one sentence naming the exam. Every store's
+/// `check_consistency` applies it, so the rule is stated once.
+pub fn check_exam(
+    uid: &str,
+    mode: ReadingMode,
+    outcome: Option<&str>,
+    via: Option<&str>,
+    tasks: &[(String, String)],
+    reads: &[(String, String)],
+) -> crate::error::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let count = |kind: &str| tasks.iter().filter(|(k, _)| k == kind).count();
+    let expected_second = usize::from(mode == ReadingMode::Double);
+    if count("first") != 1 || count("second") != expected_second {
+        problems.push(format!(
+            "{uid}: {mode} reading with {} first and {} second task(s)",
+            count("first"),
+            count("second")
+        ));
+    }
+    let decision = |d: &str| {
+        ReadDecision::parse(d).ok_or(crate::error::Error::Corrupt { what: "read decision", found: d.to_owned() })
+    };
+    let screening: Vec<ReadDecision> = reads
+        .iter()
+        .filter(|(k, _)| k != "consensus")
+        .map(|(_, d)| decision(d))
+        .collect::<crate::error::Result<_>>()?;
+    let consensus = reads.iter().find(|(k, _)| k == "consensus").map(|(_, d)| decision(d)).transpose()?;
+    let step = after_read(mode, &screening, consensus);
+    let open = tasks.iter().filter(|(_, s)| s == "queued" || s == "claimed").count();
+    match (&step, outcome) {
+        (Step::Final(d, v), Some(o)) if o != d.as_str() || via != Some(v.as_str()) => {
+            problems.push(format!("{uid}: outcome {o} ({via:?}) but the reads give {d} ({})", v.as_str()));
+        }
+        (Step::Final(..), Some(_)) => {}
+        (Step::Final(d, _), None) => problems.push(format!("{uid}: reads give {d} but no outcome is recorded")),
+        (_, Some(o)) => problems.push(format!("{uid}: outcome {o} recorded before the reads give one")),
+        (Step::OpenConsensus, None) if count("consensus") != 1 => {
+            problems.push(format!("{uid}: discordant reads without exactly one consensus task"))
+        }
+        (_, None) if open == 0 => problems.push(format!("{uid}: no outcome and no open task")),
+        _ => {}
+    }
+    if !matches!(step, Step::OpenConsensus) && consensus.is_none() && count("consensus") > 0 {
+        problems.push(format!("{uid}: a consensus task without discordant reads"));
+    }
+    Ok(problems)
+}

@@ -15,7 +15,7 @@ use crate::model::{
     Counts, Event, ExamStatus, ModelIdentity, Outcome, OutcomeVia, PageRequest, ReadDecision, Reader, Routing,
     StudyHistory, Task, TaskKind, TaskState, WorklistEntry, WorklistPage,
 };
-use crate::workflow::{self, Step};
+use crate::workflow;
 
 const ENTRY_COLUMNS: &str = "t.id, t.kind, t.state, s.study_uid, r.status, r.category, r.reading_mode, r.flags,
     r.reason, t.waiting_since";
@@ -338,38 +338,7 @@ pub(super) fn check_consistency(tx: &mut Tx<'_, '_>) -> Result<Vec<String>, Fail
         let (outcome, via): (Option<String>, Option<String>) = (get(row, 3)?, get(row, 4)?);
         let tasks = tasks.get(&routing).unwrap_or(&none);
         let reads = reads.get(&routing).unwrap_or(&none);
-        let count = |kind: &str| tasks.iter().filter(|(k, _)| k == kind).count();
-        let expected_second = usize::from(mode == ReadingMode::Double);
-        if count("first") != 1 || count("second") != expected_second {
-            problems.push(format!(
-                "{uid}: {mode} reading with {} first and {} second task(s)",
-                count("first"),
-                count("second")
-            ));
-        }
-        let decision =
-            |d: &str| ReadDecision::parse(d).ok_or(Error::Corrupt { what: "read decision", found: d.to_owned() });
-        let screening: Vec<ReadDecision> =
-            reads.iter().filter(|(k, _)| k != "consensus").map(|(_, d)| decision(d)).collect::<Result<_>>()?;
-        let consensus = reads.iter().find(|(k, _)| k == "consensus").map(|(_, d)| decision(d)).transpose()?;
-        let step = workflow::after_read(mode, &screening, consensus);
-        let open = tasks.iter().filter(|(_, s)| s == "queued" || s == "claimed").count();
-        match (&step, &outcome) {
-            (Step::Final(d, v), Some(o)) if o != d.as_str() || via.as_deref() != Some(v.as_str()) => {
-                problems.push(format!("{uid}: outcome {o} ({via:?}) but the reads give {d} ({})", v.as_str()));
-            }
-            (Step::Final(..), Some(_)) => {}
-            (Step::Final(d, _), None) => problems.push(format!("{uid}: reads give {d} but no outcome is recorded")),
-            (_, Some(o)) => problems.push(format!("{uid}: outcome {o} recorded before the reads give one")),
-            (Step::OpenConsensus, None) if count("consensus") != 1 => {
-                problems.push(format!("{uid}: discordant reads without exactly one consensus task"))
-            }
-            (_, None) if open == 0 => problems.push(format!("{uid}: no outcome and no open task")),
-            _ => {}
-        }
-        if !matches!(step, Step::OpenConsensus) && consensus.is_none() && count("consensus") > 0 {
-            problems.push(format!("{uid}: a consensus task without discordant reads"));
-        }
+        problems.extend(workflow::check_exam(&uid, mode, outcome.as_deref(), via.as_deref(), tasks, reads)?);
     }
     Ok(problems)
 }
