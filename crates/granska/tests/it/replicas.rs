@@ -441,4 +441,28 @@ fn a_killed_replica_is_taken_over_and_a_restarted_database_recovers() {
     )
     .unwrap();
     assert!(problems.is_empty(), "{problems:#?}");
+
+    // `granska migrate` finds both schemas current, and refuses a database a newer granska
+    // wrote (as every replica's start does).
+    let migrate = || {
+        Command::new(env!("CARGO_BIN_EXE_granska"))
+            .args(["migrate", "--config", cluster.config.to_str().unwrap()])
+            .env("GRANSKA__STORE__URL", &cluster.url)
+            .env("GRANSKA__SERVER__DATA_DIR", cluster.data())
+            .output()
+            .unwrap()
+    };
+    let out = migrate();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("archive schema 1, worklist schema 1"), "{said}");
+    cluster
+        .sql()
+        .execute("INSERT INTO worklist.schema_version (version, name) VALUES (99, 'from the future')", &[])
+        .unwrap();
+    let out = migrate();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("schema version 99 is newer than this granska supports (1)"),
+        "{said}"
+    );
 }
